@@ -1,0 +1,163 @@
+"""The DataModule every image dataset shares: uint8 tensors in memory, batched preprocessing.
+
+Images are decoded once into a `(N, C, H, W)` uint8 tensor. Loaders hand out index slices of it;
+conversion to float, normalisation and augmentation happen on whole batches in
+`on_after_batch_transfer`, i.e. on the device the model runs on (CPU or GPU).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import lightning as L
+import torch
+from torch import Tensor
+
+from zoo.data.augment import Augmentation
+from zoo.data.loader import TensorBatchLoader
+
+Split = tuple[Tensor, Tensor]
+
+
+def default_data_dir() -> Path:
+    """`$ZOO_DATA_DIR`, else `~/.cache/zoo/data`: one copy of each dataset per user."""
+    return Path(os.environ.get("ZOO_DATA_DIR", Path.home() / ".cache" / "zoo" / "data"))
+
+
+def _distributed_place(trainer: L.Trainer | None) -> tuple[int, int]:
+    if trainer is None:
+        return 0, 1
+    return trainer.global_rank, trainer.world_size
+
+
+class ImageDataModule(L.LightningDataModule):
+    """Train/val/test splits of an image classification dataset, resident in memory.
+
+    Subclasses set the class attributes and implement `fetch` (make the files exist) and
+    `load_official` (read the official train and test splits as uint8 tensors).
+
+    Args:
+        data_dir: where the dataset lives (or is unpacked to); default `default_data_dir()`.
+        batch_size: training batch size per device (per process under DDP).
+        eval_batch_size: batch size for validation, test and predict.
+        val_size: samples carved out of the official training split for validation.
+        seed: seeds the validation split, the shuffling and the augmentation.
+        augment: apply the dataset's training augmentation.
+        download: allow fetching the files from the internet when they are missing.
+    """
+
+    name: str = "dataset"
+    num_classes: int = 10
+    classes: tuple[str, ...] = ()
+    mean: tuple[float, ...] = (0.5,)
+    std: tuple[float, ...] = (0.5,)
+    input_shape: tuple[int, int, int] = (1, 28, 28)
+    augmentation: Augmentation | None = None
+
+    def __init__(
+        self,
+        data_dir: str | Path | None = None,
+        batch_size: int = 64,
+        eval_batch_size: int = 1000,
+        val_size: int = 5000,
+        seed: int = 0,
+        augment: bool = False,
+        download: bool = False,
+    ) -> None:
+        super().__init__()
+        if batch_size < 1 or eval_batch_size < 1:
+            raise ValueError("batch_size and eval_batch_size must be positive integers")
+        if val_size < 0:
+            raise ValueError(f"val_size must be >= 0, got {val_size}")
+        self.data_dir = Path(data_dir).expanduser() if data_dir else default_data_dir()
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size
+        self.val_size = val_size
+        self.seed = seed
+        self.augment = augment
+        self.download = download
+        self.splits: dict[str, Split] = {}
+        self._scale_shift: dict[torch.device, tuple[Tensor, Tensor]] = {}
+
+    def fetch(self) -> None:
+        """Make the dataset's files exist under `data_dir` (unpack, copy or download)."""
+        raise NotImplementedError
+
+    def load_official(self) -> tuple[Split, Split]:
+        """Read the official (train, test) splits as (uint8 images, int64 labels)."""
+        raise NotImplementedError
+
+    def prepare_data(self) -> None:
+        """Fetch/unpack only; Lightning runs it once per node, before `setup`."""
+        self.fetch()
+
+    def setup(self, stage: str | None = None) -> None:
+        """Load the tensors and carve the seeded validation split (once; later calls are no-ops)."""
+        if self.splits:
+            return
+        (train_x, train_y), test = self.load_official()
+        if self.val_size >= len(train_x):
+            raise ValueError(
+                f"val_size={self.val_size} leaves no training data ({len(train_x)} samples)"
+            )
+        order = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(self.seed))
+        train_idx, val_idx = order[self.val_size :], order[: self.val_size]
+        self.splits = {
+            "train": (train_x[train_idx], train_y[train_idx]),
+            "val": (train_x[val_idx], train_y[val_idx]),
+            "test": test,
+        }
+
+    def _loader(self, split: str, train: bool = False) -> TensorBatchLoader:
+        if not self.splits:
+            self.setup()
+        rank, world_size = _distributed_place(self.trainer)
+        return TensorBatchLoader(
+            self.splits[split],
+            batch_size=self.batch_size if train else self.eval_batch_size,
+            shuffle=train,
+            seed=self.seed,
+            drop_last=train,
+            rank=rank,
+            world_size=world_size,
+            batch_seeds=True,
+        )
+
+    def train_dataloader(self) -> TensorBatchLoader:
+        """Shuffled, drop-last, resumable batches of the training split."""
+        return self._loader("train", train=True)
+
+    def val_dataloader(self) -> TensorBatchLoader:
+        """The validation split carved from the official training set."""
+        return self._loader("val")
+
+    def test_dataloader(self) -> TensorBatchLoader:
+        """The official test split, untouched by validation."""
+        return self._loader("test")
+
+    def predict_dataloader(self) -> TensorBatchLoader:
+        """The official test split, for `Trainer.predict`."""
+        return self._loader("test")
+
+    def on_after_batch_transfer(self, batch: tuple, dataloader_idx: int) -> tuple[Tensor, Tensor]:
+        """Turn `(uint8 images, labels, seed)` into `(normalised float images, labels)`."""
+        images, labels, seed = batch
+        training = self.trainer is not None and self.trainer.training
+        return self.preprocess(images, seed if training else None), labels
+
+    def preprocess(self, images: Tensor, seed: int | None = None) -> Tensor:
+        """uint8 `(N, C, H, W)` → normalised float; augmented when `seed` is given and enabled."""
+        x = images.float()
+        if seed is not None and self.augment and self.augmentation is not None:
+            x = self.augmentation(x, seed)
+        scale, shift = self._normaliser(x.device)
+        return torch.addcmul(shift, x, scale)
+
+    def _normaliser(self, device: torch.device) -> tuple[Tensor, Tensor]:
+        # (x / 255 - mean) / std folded into one multiply-add, cached per device.
+        if device not in self._scale_shift:
+            mean = torch.tensor(self.mean, device=device).view(1, -1, 1, 1)
+            std = torch.tensor(self.std, device=device).view(1, -1, 1, 1)
+            self._scale_shift[device] = (1.0 / (255.0 * std), -mean / std)
+        return self._scale_shift[device]

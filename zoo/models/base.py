@@ -1,0 +1,209 @@
+"""The Lightning plumbing every course model shares, written once.
+
+A model file defines only its network (`__init__` layers, `forward` data flow) and subclasses one
+of the task classes here, which supply the loss, torchmetrics per stage, logging under
+`train/loss`, `val/acc`, …, the optimizer and LR schedule from hyperparameters, and
+`predict_step`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+import torchmetrics
+from torch import Tensor, nn
+
+Stage = Literal["train", "val", "test"]
+STAGES: tuple[Stage, ...] = ("train", "val", "test")
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULERS = ("none", "onecycle", "cosine")
+
+
+class ZooModule(L.LightningModule):
+    """Base of every zoo model: optimizer, schedule and stage logging from hyperparameters.
+
+    Args:
+        lr: learning rate (the peak rate under `onecycle`).
+        momentum: SGD momentum (the course uses 0.5).
+        weight_decay: L2 penalty (decoupled under AdamW).
+        optimizer: "sgd", "adam" or "adamw".
+        scheduler: "none", "onecycle" (per step) or "cosine" (per step, to zero).
+        nesterov: Nesterov momentum for SGD.
+    """
+
+    metric_name: ClassVar[str] = "acc"
+
+    def __init__(
+        self,
+        lr: float = 0.01,
+        momentum: float = 0.5,
+        weight_decay: float = 0.0,
+        optimizer: str = "sgd",
+        scheduler: str = "none",
+        nesterov: bool = False,
+    ) -> None:
+        super().__init__()
+        if optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
+        if scheduler not in SCHEDULERS:
+            raise ValueError(f"scheduler must be one of {SCHEDULERS}, got {scheduler!r}")
+        if lr <= 0:
+            raise ValueError(f"lr must be positive, got {lr}")
+        self.save_hyperparameters()
+        # ModuleDict keys cannot be "train" (nn.Module.train exists), hence the suffix.
+        self.metrics = nn.ModuleDict({f"{stage}_metric": self.make_metric() for stage in STAGES})
+
+    def make_metric(self) -> torchmetrics.Metric:
+        """The per-stage metric, logged as `<stage>/<metric_name>`."""
+        raise NotImplementedError
+
+    def loss(self, output: Tensor, target: Tensor) -> Tensor:
+        """The training objective on `forward`'s output."""
+        raise NotImplementedError
+
+    def probabilities(self, output: Tensor) -> Tensor:
+        """What `predict_step` returns for `forward`'s output."""
+        return output
+
+    def _step(self, batch: tuple[Tensor, Tensor], stage: Stage) -> Tensor:
+        x, y = batch
+        output = self(x)
+        loss = self.loss(output, y)
+        metric = self.metrics[f"{stage}_metric"]
+        metric(self.probabilities(output.detach()), y)
+        on_step = stage == "train"
+        self.log(f"{stage}/loss", loss, on_step=on_step, on_epoch=True, sync_dist=not on_step)
+        self.log(f"{stage}/{self.metric_name}", metric, on_step=False, on_epoch=True)
+        return loss
+
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        """One optimisation step's loss; logs `train/loss` and `train/<metric>`."""
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        """Logs `val/loss` and `val/<metric>`."""
+        return self._step(batch, "val")
+
+    def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        """Logs `test/loss` and `test/<metric>`."""
+        return self._step(batch, "test")
+
+    def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> Tensor:
+        """Probabilities (or values, for regression) for a batch `x` or `(x, y)`."""
+        x = batch[0] if isinstance(batch, (tuple, list)) else batch
+        return self.probabilities(self(x))
+
+    def configure_optimizers(self) -> Any:
+        """The optimizer named by the hyperparameters, with its per-step schedule if any."""
+        hp = self.hparams
+        params = self.parameters()
+        if hp.optimizer == "sgd":
+            optimizer = torch.optim.SGD(
+                params, lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay,
+                nesterov=hp.nesterov,
+            )  # fmt: skip
+        elif hp.optimizer == "adam":
+            optimizer = torch.optim.Adam(params, lr=hp.lr, weight_decay=hp.weight_decay)
+        else:
+            optimizer = torch.optim.AdamW(params, lr=hp.lr, weight_decay=hp.weight_decay)
+        if hp.scheduler == "none":
+            return optimizer
+        steps = int(self.trainer.estimated_stepping_batches)
+        if hp.scheduler == "onecycle":
+            schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, hp.lr, total_steps=steps)
+        else:
+            schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+
+class ImageClassifier(ZooModule):
+    """A multi-class image classifier: cross-entropy on logits, accuracy, softmax predictions.
+
+    Subclasses set `input_shape` (C, H, W); any other input gets one clear error before it
+    reaches a layer.
+
+    Args:
+        num_classes: number of output classes.
+        label_smoothing: cross-entropy label smoothing (0 = the course's plain loss).
+        **hparams: optimizer settings, see `ZooModule`.
+    """
+
+    input_shape: ClassVar[tuple[int, int, int]] = (1, 28, 28)
+    dataset: ClassVar[str] = "MNIST"
+
+    def __init__(self, num_classes: int = 10, label_smoothing: float = 0.0, **hparams: Any):
+        self.num_classes = num_classes
+        super().__init__(**hparams)
+        self.register_forward_pre_hook(_check_image_input)
+
+    def make_metric(self) -> torchmetrics.Metric:
+        """Top-1 accuracy over all samples."""
+        return torchmetrics.classification.MulticlassAccuracy(self.num_classes, average="micro")
+
+    def loss(self, output: Tensor, target: Tensor) -> Tensor:
+        """Cross-entropy with the configured label smoothing."""
+        return F.cross_entropy(output, target, label_smoothing=self.hparams.label_smoothing)
+
+    def probabilities(self, output: Tensor) -> Tensor:
+        """Softmax over classes."""
+        return output.softmax(dim=-1)
+
+
+def _check_image_input(module: ImageClassifier, args: tuple[Any, ...]) -> None:
+    x = args[0]
+    expected = module.input_shape
+    if not isinstance(x, Tensor) or x.ndim != 4 or tuple(x.shape[1:]) != expected:
+        got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+        c, h, w = expected
+        raise ValueError(
+            f"{type(module).__name__} expects a float batch of shape (N, {c}, {h}, {w}) "
+            f"({module.dataset}: {c} channel(s), {h}×{w}), got {got}. "
+            + ("Convert images to greyscale; " if c == 1 else "Use RGB images; ")
+            + f"resize to {h}×{w} and add the batch dimension (x.unsqueeze(0) for one image)."
+        )
+    if not x.is_floating_point():
+        raise ValueError(
+            f"{type(module).__name__} expects normalised float images, got dtype {x.dtype}; "
+            "use the DataModule's preprocess() to convert uint8 images"
+        )
+
+
+class BinaryClassifier(ZooModule):
+    """A binary classifier returning one logit: BCE-with-logits, accuracy, sigmoid predictions.
+
+    The course applies `sigmoid` in `forward` and uses `BCELoss`; keeping the logit and fusing
+    the sigmoid into the loss is the same model, but numerically stable for large logits.
+    """
+
+    def make_metric(self) -> torchmetrics.Metric:
+        """Accuracy at threshold 0.5 on the probability."""
+        return torchmetrics.classification.BinaryAccuracy()
+
+    def loss(self, output: Tensor, target: Tensor) -> Tensor:
+        """Binary cross-entropy on the logit."""
+        return F.binary_cross_entropy_with_logits(output, target.to(output.dtype))
+
+    def probabilities(self, output: Tensor) -> Tensor:
+        """P(class 1) = sigmoid(logit)."""
+        return torch.sigmoid(output)
+
+    def _step(self, batch: tuple[Tensor, Tensor], stage: Stage) -> Tensor:
+        x, y = batch
+        return super()._step((x, y.view(-1, 1)), stage)
+
+
+class Regressor(ZooModule):
+    """A regression model: mean squared error as both loss and metric."""
+
+    metric_name: ClassVar[str] = "mse"
+
+    def make_metric(self) -> torchmetrics.Metric:
+        """Mean squared error."""
+        return torchmetrics.MeanSquaredError()
+
+    def loss(self, output: Tensor, target: Tensor) -> Tensor:
+        """Mean squared error."""
+        return F.mse_loss(output, target)

@@ -1,6 +1,14 @@
 """zoo: the models of the course "PyTorch深度学习实践" as fast, tested Lightning modules."""
 
-from zoo.data import FashionMNISTDataModule, ImageDataModule, MNISTDataModule
+from zoo.data import (
+    CIFAR10DataModule,
+    FashionMNISTDataModule,
+    ImageDataModule,
+    LinearToyDataModule,
+    LogisticToyDataModule,
+    MNISTDataModule,
+    TabularDataModule,
+)
 from zoo.models import (
     CNNCIFAR,
     CNNMNIST,
@@ -20,16 +28,20 @@ __version__ = "0.1.0"
 __all__ = [
     "CNNCIFAR",
     "CNNMNIST",
+    "CIFAR10DataModule",
     "FashionMNISTDataModule",
     "ImageDataModule",
     "InceptionMNIST",
     "LinearRegression",
+    "LinearToyDataModule",
     "LogisticRegression",
+    "LogisticToyDataModule",
     "MNISTDataModule",
     "MultiFeatureMLP",
     "ResNetCIFAR",
     "ResNetMNIST",
     "SoftmaxMNIST",
+    "TabularDataModule",
     "create_model",
     "list_models",
 ]

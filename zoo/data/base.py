@@ -25,7 +25,8 @@ def default_data_dir() -> Path:
     return Path(os.environ.get("ZOO_DATA_DIR", Path.home() / ".cache" / "zoo" / "data"))
 
 
-def _distributed_place(trainer: L.Trainer | None) -> tuple[int, int]:
+def distributed_place(trainer: L.Trainer | None) -> tuple[int, int]:
+    """(rank, world size) of this process under `trainer`; (0, 1) without one."""
     if trainer is None:
         return 0, 1
     return trainer.global_rank, trainer.world_size
@@ -78,6 +79,7 @@ class ImageDataModule(L.LightningDataModule):
         self.augment = augment
         self.download = download
         self.splits: dict[str, Split] = {}
+        self.split_index: dict[str, Tensor] = {}
         self._scale_shift: dict[torch.device, tuple[Tensor, Tensor]] = {}
 
     def fetch(self) -> None:
@@ -103,6 +105,7 @@ class ImageDataModule(L.LightningDataModule):
             )
         order = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(self.seed))
         train_idx, val_idx = order[self.val_size :], order[: self.val_size]
+        self.split_index = {"train": train_idx, "val": val_idx}
         self.splits = {
             "train": (train_x[train_idx], train_y[train_idx]),
             "val": (train_x[val_idx], train_y[val_idx]),
@@ -112,7 +115,7 @@ class ImageDataModule(L.LightningDataModule):
     def _loader(self, split: str, train: bool = False) -> TensorBatchLoader:
         if not self.splits:
             self.setup()
-        rank, world_size = _distributed_place(self.trainer)
+        rank, world_size = distributed_place(self.trainer)
         return TensorBatchLoader(
             self.splits[split],
             batch_size=self.batch_size if train else self.eval_batch_size,

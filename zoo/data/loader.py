@@ -111,6 +111,6 @@ class TensorBatchLoader:
         return {"epoch": self.sampler.epoch, "position": self.position}
 
     def load_state_dict(self, state: dict[str, int]) -> None:
-        """Continue the saved epoch after its last yielded batch (a finished epoch is not replayed)."""
+        """Resume the saved epoch after its last yielded batch; finished epochs are not replayed."""
         self.sampler.set_epoch(state["epoch"])
         self._resume = (state["epoch"], state["position"])

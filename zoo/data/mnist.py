@@ -15,6 +15,7 @@ import shutil
 import tempfile
 from importlib import resources
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 
@@ -63,7 +64,7 @@ class MNISTDataModule(ImageDataModule):
     std = (0.3081,)
     input_shape = (1, 28, 28)
     augmentation = RandomAffine()
-    md5 = {
+    md5: ClassVar[dict[str, str]] = {
         "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
         "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
         "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
@@ -100,8 +101,8 @@ class MNISTDataModule(ImageDataModule):
             self._download()
         else:
             raise FileNotFoundError(
-                f"{self.name}: {', '.join(missing)} not found in {self.raw_dir} ({self.offline_hint})."
-                " Pass download=True (needs a network) or put the IDX files there"
+                f"{self.name}: {', '.join(missing)} not found in {self.raw_dir} "
+                f"({self.offline_hint}). Pass download=True (needs a network) or add the files"
             )
 
     def _download(self) -> None:
@@ -146,7 +147,7 @@ class FashionMNISTDataModule(MNISTDataModule):
     std = (0.3530,)
     debian_dir = Path("/usr/share/datasets/fashion-mnist")
     offline_hint = "for an offline copy: apt-get install dataset-fashion-mnist"
-    md5 = {
+    md5: ClassVar[dict[str, str]] = {
         "train-images-idx3-ubyte": "f4a8712d7a061bf5bd6d2ca38dc4d50a",
         "train-labels-idx1-ubyte": "9018921c3c673c538a1fc5bad174d6f9",
         "t10k-images-idx3-ubyte": "8181f5470baa50b63fa0f6fddb340f0a",

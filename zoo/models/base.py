@@ -74,8 +74,10 @@ class ZooModule(L.LightningModule):
         loss = self.loss(output, y)
         metric = self.metrics[f"{stage}_metric"]
         metric(self.probabilities(output.detach()), y)
-        on_step = stage == "train"
-        self.log(f"{stage}/loss", loss, on_step=on_step, on_epoch=True, sync_dist=not on_step)
+        # Per step while training (one name, `train/loss`, not `_step`/`_epoch` twins); per epoch
+        # and averaged over ranks when evaluating.
+        training = stage == "train"
+        self.log(f"{stage}/loss", loss, on_step=training, on_epoch=not training, sync_dist=True)
         self.log(f"{stage}/{self.metric_name}", metric, on_step=False, on_epoch=True)
         return loss
 
@@ -184,7 +186,7 @@ class BinaryClassifier(ZooModule):
 
     def loss(self, output: Tensor, target: Tensor) -> Tensor:
         """Binary cross-entropy on the logit."""
-        return F.binary_cross_entropy_with_logits(output, target.to(output.dtype))
+        return F.binary_cross_entropy_with_logits(output, target.view_as(output).to(output.dtype))
 
     def probabilities(self, output: Tensor) -> Tensor:
         """P(class 1) = sigmoid(logit)."""

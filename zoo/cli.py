@@ -1,0 +1,81 @@
+"""The `zoo` command: small commands here, Lightning's `fit`/`test`/… in `zoo.lightning_cli`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+Command = Callable[[list[str]], int]
+
+
+def list_command(argv: list[str]) -> int:
+    """`zoo list`: the registered models as a table."""
+    parser = argparse.ArgumentParser(prog="zoo list", description="List the models.")
+    parser.parse_args(argv)
+    from rich.console import Console
+    from rich.table import Table
+
+    from zoo.models import list_models, model_info
+
+    table = Table(title="zoo models")
+    for column in ("name", "class", "lecture", "dataset", "params"):
+        table.add_column(column, justify="right" if column == "params" else "left")
+    for name in list_models():
+        info = model_info(name)
+        params = sum(p.numel() for p in info.create().parameters())
+        table.add_row(name, info.cls.__name__, info.lecture, info.dataset, f"{params:,}")
+    Console().print(table)
+    return 0
+
+
+def demo_command(argv: list[str]) -> int:
+    """`zoo demo`: train ResNetMNIST briefly on the bundled MNIST and print its test accuracy."""
+    parser = argparse.ArgumentParser(
+        prog="zoo demo", description="Train ResNetMNIST on the bundled MNIST (CPU) and test it."
+    )
+    parser.add_argument("--epochs", type=int, default=2, help="training epochs (default 2)")
+    parser.add_argument("--data-dir", default=None, help="dataset directory (default: cache)")
+    args = parser.parse_args(argv)
+    from zoo.demo import run_demo
+
+    accuracy = run_demo(epochs=args.epochs, data_dir=args.data_dir)
+    print(f"ResNetMNIST test accuracy: {accuracy:.2%}")
+    return 0
+
+
+def course_command(argv: list[str]) -> int:
+    """`zoo course lecture2|lecture3|lecture4`: the lectures before nn.Module."""
+    from zoo.course.cli import main as course_main
+
+    return course_main(argv)
+
+
+COMMANDS: dict[str, Command] = {
+    "list": list_command,
+    "demo": demo_command,
+    "course": course_command,
+}
+
+
+def _usage() -> str:
+    lines = ["usage: zoo COMMAND [ARGS]", "", "commands:"]
+    lines += [f"  {name:<8} {fn.__doc__.split(':', 1)[1].strip()}" for name, fn in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `zoo` console script."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        print(_usage())
+        return 0
+    command = COMMANDS.get(args[0])
+    if command is None:
+        print(f"zoo: unknown command {args[0]!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    return command(args[1:])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -80,6 +80,8 @@ class ImageDataModule(L.LightningDataModule):
         self.download = download
         self.splits: dict[str, Split] = {}
         self.split_index: dict[str, Tensor] = {}
+        self._train_loader: TensorBatchLoader | None = None
+        self._loader_state: dict[str, int] | None = None
         self._scale_shift: dict[torch.device, tuple[Tensor, Tensor]] = {}
 
     def fetch(self) -> None:
@@ -129,7 +131,22 @@ class ImageDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> TensorBatchLoader:
         """Shuffled, drop-last, resumable batches of the training split."""
-        return self._loader("train", train=True)
+        self._train_loader = self._loader("train", train=True)
+        if self._loader_state is not None:
+            self._train_loader.load_state_dict(self._loader_state)
+            self._loader_state = None
+        return self._train_loader
+
+    # The loader's position also travels through the DataModule's checkpoint state: Lightning
+    # restores the DataModule before anything builds the train loader, whereas its own loader
+    # restore is skipped when `estimated_stepping_batches` (OneCycle, cosine) built it first.
+    def state_dict(self) -> dict[str, dict[str, int]]:
+        """The training loader's position, saved in every Lightning checkpoint."""
+        return {"train_loader": self._train_loader.state_dict()} if self._train_loader else {}
+
+    def load_state_dict(self, state: dict[str, dict[str, int]]) -> None:
+        """Resume the training loader where the checkpoint left it."""
+        self._loader_state = state.get("train_loader")
 
     def val_dataloader(self) -> TensorBatchLoader:
         """The validation split carved from the official training set."""

@@ -1,4 +1,4 @@
-"""Exact resume: a run SIGKILLed mid-epoch and resumed ends bitwise equal to an uninterrupted one."""
+"""Exact resume: a run SIGKILLed mid-epoch, then resumed, ends bitwise equal to one left alone."""
 
 from __future__ import annotations
 

@@ -51,7 +51,21 @@ def course_command(argv: list[str]) -> int:
     return course_main(argv)
 
 
+def _lightning(subcommand: str, summary: str) -> Command:
+    def command(argv: list[str]) -> int:
+        from zoo.lightning_cli import main as lightning_main
+
+        return lightning_main([subcommand, *argv])
+
+    command.__doc__ = f"`zoo {subcommand}`: {summary}"
+    return command
+
+
 COMMANDS: dict[str, Command] = {
+    "fit": _lightning("fit", "train a model from YAML recipes (zoo fit --help)"),
+    "validate": _lightning("validate", "evaluate a model on the validation split"),
+    "test": _lightning("test", "evaluate a model on the test split"),
+    "predict": _lightning("predict", "predict with a model"),
     "list": list_command,
     "demo": demo_command,
     "course": course_command,
@@ -61,6 +75,7 @@ COMMANDS: dict[str, Command] = {
 def _usage() -> str:
     lines = ["usage: zoo COMMAND [ARGS]", "", "commands:"]
     lines += [f"  {name:<8} {fn.__doc__.split(':', 1)[1].strip()}" for name, fn in COMMANDS.items()]
+    lines += ["", "example: zoo fit --config recipes/resnet_mnist.yaml"]
     return "\n".join(lines)
 
 

@@ -51,6 +51,20 @@ def course_command(argv: list[str]) -> int:
     return course_main(argv)
 
 
+def eval_command(argv: list[str]) -> int:
+    """`zoo eval MODEL[.TAG]`: re-measure a published weight on its test set, as its card states."""
+    from zoo.weights.cli import eval_command as run
+
+    return run(argv)
+
+
+def publish_command(argv: list[str]) -> int:
+    """`zoo publish RUN.ckpt`: publish a checkpoint as verified safetensors with a model card."""
+    from zoo.weights.cli import publish_command as run
+
+    return run(argv)
+
+
 def _lightning(subcommand: str, summary: str) -> Command:
     def command(argv: list[str]) -> int:
         from zoo.lightning_cli import main as lightning_main
@@ -69,6 +83,8 @@ COMMANDS: dict[str, Command] = {
     "list": list_command,
     "demo": demo_command,
     "course": course_command,
+    "eval": eval_command,
+    "publish": publish_command,
 }
 
 

@@ -88,7 +88,8 @@ class TensorBatchLoader:
         return math.ceil(samples / self.batch_size)
 
     def __iter__(self):
-        order = self.sampler.indices()
+        # Indices live where the tensors do (one copy per epoch), so a batch is one gather there.
+        order = self.sampler.indices().to(self.tensors[0].device)
         start = 0
         if self._resume is not None and self._resume[0] == self.sampler.epoch:
             start = self._resume[1]

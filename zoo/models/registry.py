@@ -41,8 +41,12 @@ def register_model(name: str, lecture: str, dataset: str, **kwargs: Any) -> Call
     return add
 
 
-def list_models() -> list[str]:
-    """The registered model names, sorted."""
+def list_models(pretrained: bool = False) -> list[str]:
+    """The registered model names, sorted; with `pretrained=True` only those with weights."""
+    if pretrained:
+        from zoo.weights import pretrained_models
+
+        return pretrained_models()
     return sorted(_REGISTRY)
 
 
@@ -56,6 +60,18 @@ def model_info(name: str) -> ModelInfo:
         ) from None
 
 
-def create_model(name: str, **kwargs: Any) -> ZooModule:
-    """A new model by registry name, e.g. `create_model("resnet_mnist", lr=0.05)`."""
+def create_model(name: str, pretrained: bool | str = False, **kwargs: Any) -> ZooModule:
+    """A model by registry name, e.g. `create_model("resnet_mnist", lr=0.05)`.
+
+    `pretrained=True` loads the default published weights; a string names a tag.
+    """
+    if pretrained:
+        if kwargs:
+            raise ValueError(
+                f"create_model({name!r}, pretrained=...) builds the published model as recorded; "
+                f"drop the constructor arguments {sorted(kwargs)}"
+            )
+        from zoo.weights import load_pretrained
+
+        return load_pretrained(name, "default" if pretrained is True else pretrained)
     return model_info(name).create(**kwargs)

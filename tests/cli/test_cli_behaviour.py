@@ -1,0 +1,106 @@
+"""`zoo` CLI behaviour: seeding, bad input, logger presets and help."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from cli_helpers import fit, recipe
+
+from zoo.cli import main as zoo_main
+
+SHORT = [
+    "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "3",
+    "--trainer.limit_val_batches", "1", "--data.init_args.val_size", "200",
+    "--data.init_args.eval_batch_size", "200", "--trainer.logger", "false",
+    "--trainer.enable_progress_bar", "false",
+]  # fmt: skip
+
+
+def metrics(runs: Path, *extra: str) -> dict[str, float]:
+    cli = fit(runs, "--config", recipe("resnet_mnist.yaml"), *SHORT, *extra)
+    return {k: v.item() for k, v in cli.trainer.callback_metrics.items()}
+
+
+def test_same_seed_same_metrics(tmp_path: Path, mnist_dir: Path, one_thread) -> None:
+    first = metrics(tmp_path / "a")
+    assert {"train/loss", "train/acc", "val/loss", "val/acc"} <= set(first)
+    assert metrics(tmp_path / "b") == first
+    assert metrics(tmp_path / "c", "--seed_everything", "1")["train/loss"] != first["train/loss"]
+
+
+def test_csv_logger_preset_writes_metrics_csv(runs: Path) -> None:
+    cli = fit(
+        runs, "--config", recipe("logistic_regression.yaml"), "--config",
+        recipe("logger/csv.yaml"), "--trainer.max_epochs", "4", "--trainer.log_every_n_steps", "1",
+    )  # fmt: skip
+    run_dir = runs / "logistic_regression" / "version_0"
+    assert cli.run_dir == run_dir
+    with open(run_dir / "metrics.csv", newline="") as file:
+        rows = list(csv.DictReader(file))
+    losses = [float(r["train/loss"]) for r in rows if r.get("train/loss")]
+    assert len(losses) == 4 and all(loss > 0 for loss in losses)
+    assert [float(r["val/acc"]) for r in rows if r.get("val/acc")]
+    assert (run_dir / "hparams.yaml").is_file()
+    assert (run_dir / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_missing_recipe_is_one_clear_error(tmp_path: Path, capsys) -> None:
+    missing = tmp_path / "no_such_recipe.yaml"
+    with pytest.raises(SystemExit) as exit_info:
+        zoo_main(["fit", "--config", str(missing)])
+    assert exit_info.value.code != 0
+    err = capsys.readouterr().err
+    assert "no_such_recipe.yaml" in err and "Traceback" not in err
+
+
+def test_unknown_model_class_is_one_clear_error(tmp_path: Path, capsys) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model:\n  class_path: NoSuchNet\ndata:\n  class_path: zoo.MNISTDataModule\n")
+    with pytest.raises(SystemExit) as exit_info:
+        zoo_main(["fit", "--config", str(bad)])
+    assert exit_info.value.code != 0
+    err = capsys.readouterr().err
+    assert "NoSuchNet" in err and "Traceback" not in err
+
+
+def test_bad_hyperparameter_is_one_clear_error(runs: Path, capsys) -> None:
+    code = zoo_main([
+        "fit", "--config", recipe("logistic_regression.yaml"),
+        "--model.init_args.optimizer", "rmsprop", "--trainer.default_root_dir", str(runs),
+    ])  # fmt: skip
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "optimizer must be one of" in err and "rmsprop" in err
+    assert not runs.exists()
+
+
+def test_best_without_a_run_is_one_clear_error(runs: Path, capsys) -> None:
+    code = zoo_main([
+        "test", "--config", recipe("logistic_regression.yaml"), "--ckpt_path", "best",
+        "--trainer.default_root_dir", str(runs),
+    ])  # fmt: skip
+    assert code == 2
+    assert "--ckpt_path best: no best*.ckpt" in capsys.readouterr().err
+
+
+def test_help(capsys) -> None:
+    assert zoo_main(["--help"]) == 0
+    top = capsys.readouterr().out
+    assert all(name in top for name in ("fit", "validate", "test", "predict"))
+    with pytest.raises(SystemExit) as exit_info:
+        zoo_main(["fit", "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for option in (
+        "--config",
+        "--print_config",
+        "--ckpt_path",
+        "--trainer.max_epochs",
+        "--checkpoint.last_every_n_steps",
+        "--name",
+        "--version",
+        "per device",
+    ):
+        assert option in out, option

@@ -1,0 +1,117 @@
+"""Every published weight against reality: file, hash, model, card and test accuracy."""
+
+from __future__ import annotations
+
+import pytest
+from safetensors import safe_open
+
+from zoo.models import list_models, model_info
+from zoo.weights import (
+    WeightError,
+    datamodule_for,
+    default_table,
+    evaluate,
+    load_pretrained,
+    load_weight,
+    matches,
+    render_card,
+    render_weights_table,
+    sha256_of,
+)
+
+TABLE = default_table()
+KEYS = TABLE.keys()
+# The small weights published with zoo itself; the MNIST weights from the recipes join them later.
+EXPECTED = {
+    "linear_regression.toy_v1",
+    "logistic_regression.toy_v1",
+    "multifeature_mlp.breast_cancer_v1",
+    "cnn_mnist.mnist_quick",
+}
+
+
+def test_the_small_weights_are_published() -> None:
+    assert set(KEYS) >= EXPECTED
+    assert {"linear_regression", "logistic_regression", "multifeature_mlp"} <= set(TABLE.models())
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_file_exists_with_recorded_hash_and_size(key: str) -> None:
+    weight = TABLE.get(key)
+    path = TABLE.file_path(weight)
+    assert path.is_file(), f"{path} missing"
+    assert path.stat().st_size == weight.size
+    assert sha256_of(path) == weight.sha256
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_file_header_names_its_model(key: str) -> None:
+    weight = TABLE.get(key)
+    with safe_open(str(TABLE.file_path(weight)), framework="pt") as file:
+        header = file.metadata()
+    assert header == {"zoo_weight": key}
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_loads_strictly_in_eval_mode_with_recorded_params(key: str) -> None:
+    weight = TABLE.get(key)
+    model = load_weight(weight, TABLE, download=False)
+    assert isinstance(model, model_info(weight.model).cls)
+    assert not model.training
+    assert sum(p.numel() for p in model.parameters()) == weight.entry["num_params"]
+    fresh = model_info(weight.model).create(**weight.entry["init_args"])
+    assert model.state_dict().keys() == fresh.state_dict().keys()
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_card_is_generated_from_the_table(key: str) -> None:
+    weight = TABLE.get(key)
+    card = TABLE.card_path(weight)
+    assert card.read_text(encoding="utf-8") == render_card(weight, TABLE), (
+        f"{card} differs from the table; regenerate with zoo.weights.write_cards()"
+    )
+
+
+def test_every_default_resolves_and_loads() -> None:
+    for model in TABLE.models():
+        weight = TABLE.resolve(model)
+        assert weight.tag == TABLE.default_tag(model)
+        assert type(load_pretrained(model)).__name__ == model_info(model).cls.__name__
+
+
+def test_cifar_models_have_no_weights_and_say_why() -> None:
+    cifar = [n for n in list_models() if model_info(n).dataset == "CIFAR-10"]
+    assert cifar and not set(cifar) & set(TABLE.published_models())
+    for name in cifar:
+        with pytest.raises(WeightError, match=r"no CIFAR-10 weights.*zoo fit --config recipes/"):
+            load_pretrained(name)
+    with pytest.raises(WeightError, match="no CIFAR-10 weights"):
+        load_pretrained(model_info("resnet20_cifar10").cls)
+
+
+def test_unknown_tag_and_model_are_one_clear_error() -> None:
+    with pytest.raises(WeightError, match=r"unknown tag 'nope' for linear_regression.*toy_v1"):
+        load_pretrained("linear_regression", "nope")
+    with pytest.raises(KeyError, match="unknown model 'resnet'"):
+        load_pretrained("resnet")
+
+
+def test_readme_table_lists_every_weight_beside_the_course() -> None:
+    text = render_weights_table(TABLE)
+    rows = text.splitlines()[2:]
+    assert len(rows) == len(KEYS)
+    for key in KEYS:
+        assert f"[`{key}`](checkpoints/{key}.md)" in text
+    quick = next(r for r in rows if "cnn_mnist.mnist_quick" in r)
+    assert "98.71 %" in quick  # the course's CNN accuracy next to ours
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("key", KEYS)
+def test_evaluation_reproduces_the_recorded_metrics(key: str, mnist_dir) -> None:
+    weight = TABLE.get(key)
+    model = load_weight(weight, TABLE, download=False)
+    result = evaluate(model, datamodule_for(weight, mnist_dir))
+    assert matches(result, weight) == []
+    if weight.metric_name == "acc":
+        assert result.value == weight.metric_value  # exactly, as a count of correct samples

@@ -1,0 +1,96 @@
+"""The bundled weights ship in the wheel and load, offline, from an installed copy of it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+import setuptools
+
+import zoo
+from zoo.weights import default_table, load_weight
+
+ROOT = Path(zoo.__file__).resolve().parents[1]
+
+CHECK = """
+import json, sys, torch, zoo
+from zoo.weights import default_table, load_weight
+assert zoo.__file__.startswith(sys.argv[1]), zoo.__file__
+table = default_table()
+assert str(table.files_dir).startswith(sys.argv[1]), table.files_dir
+sums = {}
+for weight in table.weights():
+    model = load_weight(weight, table, download=False)
+    sums[weight.key] = sum(t.double().sum().item() for t in model.state_dict().values())
+print(json.dumps(sums))
+"""
+
+
+def copy_source_tree(target: Path) -> None:
+    """The files a fresh checkout plus the uncommitted, not-ignored work would have."""
+    listing = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=ROOT, capture_output=True, check=True,
+    )  # fmt: skip
+    for name in listing.stdout.decode().split("\0"):
+        source = ROOT / name
+        if name and source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+
+
+def test_wheel_lists_every_package_and_the_checkpoints() -> None:
+    # pyproject lists the packages (so that checkpoints/ can ship as zoo.checkpoints); a new
+    # subpackage missing from that list would silently be left out of the wheel.
+    if not (ROOT / "pyproject.toml").is_file():
+        pytest.skip("needs a source checkout")
+    tomllib = pytest.importorskip("tomllib")
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    found = setuptools.find_packages(str(ROOT), include=["zoo", "zoo.*"])
+    assert sorted(config["packages"]) == sorted([*found, "zoo.checkpoints"])
+    assert config["package-dir"]["zoo.checkpoints"] == "checkpoints"
+    assert "*.safetensors" in config["package-data"]["zoo.checkpoints"]
+    assert "published.json" in config["package-data"]["zoo.weights"]
+
+
+@pytest.mark.slow
+def test_weights_load_from_installed_wheel(tmp_path: Path) -> None:
+    if not (ROOT / "pyproject.toml").is_file() or shutil.which("git") is None:
+        pytest.skip("needs a git source checkout")
+    source, dist, site, elsewhere = (tmp_path / d for d in ("src", "dist", "site", "elsewhere"))
+    for d in (source, elsewhere):
+        d.mkdir()
+    copy_source_tree(source)
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input"]
+    subprocess.run(
+        [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(dist), str(source)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    (wheel,) = dist.glob("zoo-*.whl")
+    table = default_table()
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert "zoo/weights/published.json" in names
+    assert {f"zoo/checkpoints/{w.file}" for w in table.weights()} <= names
+    subprocess.run(
+        [*pip, "install", "--no-deps", "--no-index", "--target", str(site), str(wheel)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(site), "TORCH_HOME": str(tmp_path / "no-downloads")}
+    result = subprocess.run(
+        [sys.executable, "-c", CHECK, str(site)],
+        cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    installed = json.loads(result.stdout.strip().splitlines()[-1])
+    expected = {
+        w.key: sum(t.double().sum().item() for t in load_weight(w, table).state_dict().values())
+        for w in table.weights()
+    }
+    assert installed == expected
+    assert not (tmp_path / "no-downloads").exists()

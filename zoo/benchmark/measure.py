@@ -1,0 +1,107 @@
+"""Measuring instruments: the matmul peak, FLOPs per image, peak RSS, a device-aware clock."""
+
+from __future__ import annotations
+
+import os
+import resource
+import statistics
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for queued device work, so that a clock reading means something (no-op on CPU)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def clock(device: torch.device) -> float:
+    """`time.perf_counter()` after the device has caught up."""
+    synchronize(device)
+    return time.perf_counter()
+
+
+def matmul_peak_gflops(device: torch.device, size: int = 2048, repeats: int = 5) -> float:
+    """Median fp32 GFLOP/s of a `size`² matrix product, at the current thread setting."""
+    a = torch.randn(size, size, device=device)
+    b = torch.randn(size, size, device=device)
+    a @ b
+    rates = []
+    for _ in range(repeats):
+        start = clock(device)
+        a @ b
+        rates.append(2 * size**3 / (clock(device) - start) / 1e9)
+    return statistics.median(rates)
+
+
+def train_flops_per_image(model: nn.Module, input_shape: tuple[int, ...], batch: int = 8) -> float:
+    """FLOPs of one forward + backward pass per image, counted by `FlopCounterMode`."""
+    device = next(model.parameters()).device
+    x = torch.randn(batch, *input_shape, device=device)
+    y = torch.zeros(batch, dtype=torch.long, device=device)
+    with FlopCounterMode(display=False) as counter:
+        F.cross_entropy(model(x), y).backward()
+    model.zero_grad(set_to_none=True)
+    return counter.get_total_flops() / batch
+
+
+def _status_kib(field: str) -> int | None:
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+@dataclass
+class PeakRSS:
+    """Peak resident memory of this process during a `with peak_rss()` block, in MiB.
+
+    `scoped` is False where the kernel would not reset the high-water mark: then `mib` is the
+    process's peak so far, an upper bound.
+    """
+
+    mib: float = 0.0
+    scoped: bool = False
+
+
+@contextmanager
+def peak_rss() -> Iterator[PeakRSS]:
+    """Measure the peak RSS of the block (Linux resets VmHWM on `echo 5 > clear_refs`)."""
+    result = PeakRSS()
+    try:
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")
+        result.scoped = _status_kib("VmHWM") is not None
+    except OSError:
+        result.scoped = False
+    try:
+        yield result
+    finally:
+        kib = _status_kib("VmHWM") if result.scoped else None
+        if kib is None:
+            kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        result.mib = kib / 1024
+
+
+def load_average() -> list[float]:
+    """The 1, 5 and 15 minute load averages (how busy the machine was)."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return []
+
+
+def median(values: list[float]) -> float:
+    """The median, or NaN for no values."""
+    return statistics.median(values) if values else float("nan")

@@ -1,0 +1,265 @@
+"""One benchmark run: every measurement side by side in one process, then the targets.
+
+Per model, each repeat times the course's loop, the vanilla loop on zoo's pipeline and zoo's
+Trainer one after another (interleaved, so a change in machine load hits all three alike), after
+warm-up steps, over a fraction of an epoch; epoch times are extrapolated to the 60,000 training
+images and reported as medians over the repeats.
+"""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+
+from zoo.benchmark.course import COURSE_BATCH_SIZE
+from zoo.benchmark.inference import measure_inference
+from zoo.benchmark.loops import (
+    MNIST_TRAIN_IMAGES,
+    course_accuracy_run,
+    course_steps,
+    lightning_steps,
+    new_log,
+    vanilla_steps,
+    zoo_accuracy_run,
+    zoo_datamodule,
+)
+from zoo.benchmark.measure import (
+    load_average,
+    matmul_peak_gflops,
+    median,
+    peak_rss,
+    train_flops_per_image,
+)
+from zoo.benchmark.recipes import RECIPES, Recipe
+from zoo.models import create_model
+
+PATHS = ("course", "vanilla", "lightning")
+ACCURACY_TARGET = 0.99
+ACCURACY_MODEL = "resnet_mnist"
+INFERENCE_MODEL = "resnet_mnist"
+# (model, minimum speed-up of zoo's Trainer over the course's loop per epoch), from the issue.
+SPEEDUP_TARGETS = {
+    "softmax_mnist": 6.0,
+    "cnn_mnist": 6.0,
+    "inception_mnist": 3.0,
+    "resnet_mnist": 3.5,
+}
+LIGHTNING_OVERHEAD_TARGET = 0.03
+TIME_TO_ACCURACY_TARGET = 8.0
+
+
+@dataclass
+class BenchConfig:
+    """What to measure and how long; see `zoo bench --help` for each field."""
+
+    models: list[str]
+    data_dir: Path
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    quick: bool = False
+    repeats: int = 3
+    fraction: float = 0.25
+    warmup: int = 3
+    accuracy: bool = True
+    course_max_epochs: int = 12
+    inference: bool = True
+    compile_inference: bool = True
+    seed: int = 0
+
+
+def _path_figures(seconds_per_image: list[float], flops: float) -> dict[str, Any]:
+    per_image = median(seconds_per_image)
+    rate = 1 / per_image
+    return {
+        "epoch_s": per_image * MNIST_TRAIN_IMAGES,
+        "images_per_s": rate,
+        "gflops": rate * flops / 1e9,
+        "runs_epoch_s": [s * MNIST_TRAIN_IMAGES for s in seconds_per_image],
+    }
+
+
+def _time_one(path: str, recipe: Recipe, config: BenchConfig, dm: Any) -> tuple[float, float]:
+    """(seconds per image, peak RSS MiB) of one timed run of `path` for `recipe`'s model."""
+    batch = COURSE_BATCH_SIZE if path == "course" else recipe.batch_size
+    measured = max(3, round(config.fraction * MNIST_TRAIN_IMAGES / batch))
+    steps = config.warmup + measured
+    log = new_log(config.device, config.warmup, steps)
+    torch.manual_seed(config.seed)
+    with peak_rss() as rss:
+        if path == "course":
+            course_steps(create_model(recipe.model), config.data_dir, log, steps)
+        elif path == "vanilla":
+            vanilla_steps(recipe.create(), dm, log, steps)
+        else:
+            lightning_steps(recipe.create(), dm, log, steps)
+    return log.seconds_per_step(config.warmup) / batch, rss.mib
+
+
+def bench_model(name: str, config: BenchConfig, say: Callable[[str], None]) -> dict[str, Any]:
+    """Epoch time, images/s, GFLOP/s, share of the matmul peak and peak RSS of the 3 paths."""
+    recipe = RECIPES[name]
+    flops = train_flops_per_image(create_model(name), create_model(name).input_shape)
+    dm = zoo_datamodule(config.data_dir, recipe.batch_size, config.seed)
+    seconds: dict[str, list[float]] = {path: [] for path in PATHS}
+    rss: dict[str, list[float]] = {path: [] for path in PATHS}
+    for repeat in range(config.repeats):
+        for path in PATHS:
+            per_image, mib = _time_one(path, recipe, config, dm)
+            seconds[path].append(per_image)
+            rss[path].append(mib)
+            say(f"{name} {path} run {repeat + 1}: {per_image * MNIST_TRAIN_IMAGES:.2f} s/epoch")
+    result: dict[str, Any] = {
+        "model": name,
+        "train_mflop_per_image": flops / 1e6,
+        "batch_size": {"course": COURSE_BATCH_SIZE, "zoo": recipe.batch_size},
+        "zoo_hparams": recipe.hparams,
+    }
+    for path in PATHS:
+        result[path] = _path_figures(seconds[path], flops)
+        result[path]["peak_rss_mib"] = max(rss[path])
+    result["speedup_vs_course"] = result["course"]["epoch_s"] / result["lightning"]["epoch_s"]
+    result["lightning_overhead"] = result["lightning"]["epoch_s"] / result["vanilla"]["epoch_s"] - 1
+    return result
+
+
+def time_to_accuracy(config: BenchConfig, say: Callable[[str], None]) -> dict[str, Any]:
+    """Training seconds to 99 % test accuracy: zoo's ResNetMNIST recipe vs the course loop."""
+    recipe = RECIPES[ACCURACY_MODEL]
+    L.seed_everything(config.seed, verbose=False)
+    dm = zoo_datamodule(config.data_dir, recipe.batch_size, config.seed)
+    zoo_history = zoo_accuracy_run(recipe.create(), dm, config.device, recipe.epochs)
+    say(f"time to 99 %: zoo {zoo_history}")
+    torch.manual_seed(config.seed)
+    course_history = course_accuracy_run(
+        create_model(ACCURACY_MODEL),
+        config.data_dir,
+        config.device,
+        ACCURACY_TARGET,
+        config.course_max_epochs,
+    )
+    say(f"time to 99 %: course {course_history}")
+
+    def first_reach(history: list[tuple[float, float]]) -> float | None:
+        return next((s for s, acc in history if acc >= ACCURACY_TARGET), None)
+
+    zoo_s, course_s = first_reach(zoo_history), first_reach(course_history)
+    return {
+        "model": ACCURACY_MODEL,
+        "target_accuracy": ACCURACY_TARGET,
+        "zoo": {
+            "seconds": zoo_s,
+            "history": zoo_history,
+            "hparams": recipe.hparams,
+            "batch_size": recipe.batch_size,
+        },
+        "course": {
+            "seconds": course_s,
+            "history": course_history,
+            "max_epochs": config.course_max_epochs,
+        },
+        # Without a course time within its epoch cap, the cap's time is a lower bound.
+        "speedup": (course_s or course_history[-1][0]) / zoo_s if zoo_s else None,
+        "speedup_is_lower_bound": course_s is None,
+    }
+
+
+def _targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for model in results["models"]:
+        name = model["model"]
+        goal = SPEEDUP_TARGETS[name]
+        value = model["speedup_vs_course"]
+        rows.append(
+            {
+                "target": f"{name} epoch: Trainer vs course",
+                "goal": f">= {goal}x",
+                "value": f"{value:.2f}x",
+                "met": value >= goal,
+            }
+        )
+        overhead = model["lightning_overhead"]
+        rows.append(
+            {
+                "target": f"{name} epoch: Lightning overhead vs vanilla loop",
+                "goal": f"<= {LIGHTNING_OVERHEAD_TARGET:.0%}",
+                "value": f"{overhead:+.1%}",
+                "met": overhead <= LIGHTNING_OVERHEAD_TARGET,
+            }
+        )
+    tta = results.get("time_to_accuracy")
+    if tta and tta.get("speedup") is not None:
+        bound = ">" if tta["speedup_is_lower_bound"] else ""
+        rows.append(
+            {
+                "target": "ResNetMNIST time to 99 %: zoo vs course",
+                "goal": f">= {TIME_TO_ACCURACY_TARGET}x",
+                "value": f"{bound}{tta['speedup']:.1f}x",
+                "met": tta["speedup"] >= TIME_TO_ACCURACY_TARGET,
+            }
+        )
+    inference = results.get("inference") or []
+    eager = next((r for r in inference if r["path"] == "eager"), None)
+    for row in inference:
+        if row["path"] == "eager" or eager is None or row["error"]:
+            continue
+        for key, better in (
+            ("throughput", row["throughput"] / eager["throughput"]),
+            ("latency_ms", eager["latency_ms"] / row["latency_ms"]),
+        ):
+            rows.append(
+                {
+                    "target": f"inference {key}: {row['path']} vs eager",
+                    "goal": "> 1x",
+                    "value": f"{better:.2f}x",
+                    "met": better > 1,
+                }
+            )
+    return rows
+
+
+def run_benchmark(config: BenchConfig, say: Callable[[str], None] = print) -> dict[str, Any]:
+    """Every measurement of one `zoo bench` run, as a JSON-ready dict."""
+    device = config.device
+    environment: dict[str, Any] = {
+        "torch": torch.__version__,
+        "lightning": L.__version__,
+        "python": platform.python_version(),
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "quick": config.quick,
+        "repeats": config.repeats,
+        "fraction_of_epoch": config.fraction,
+        "warmup_steps": config.warmup,
+        "load_before": load_average(),
+        "cpu": platform.processor() or platform.machine(),
+        "data_copies": "1 (tensor-resident, no DataLoader workers)",
+    }
+    if device.type == "cuda":
+        environment["gpu"] = torch.cuda.get_device_name(device)
+    peak_before = matmul_peak_gflops(device)
+    say(f"fp32 matmul peak: {peak_before:.1f} GFLOP/s on {environment['threads']} thread(s)")
+    results: dict[str, Any] = {"environment": environment, "models": []}
+    for name in config.models:
+        results["models"].append(bench_model(name, config, say))
+    if config.accuracy and ACCURACY_MODEL in config.models:
+        results["time_to_accuracy"] = time_to_accuracy(config, say)
+    if config.inference and INFERENCE_MODEL in config.models:
+        paths = ["eager", "onnxruntime"] + (["torch.compile"] if config.compile_inference else [])
+        torch.manual_seed(config.seed)
+        measured = measure_inference(create_model(INFERENCE_MODEL), device, paths, config.repeats)
+        results["inference"] = [dict(r.to_dict(), model=INFERENCE_MODEL) for r in measured]
+    peak_after = matmul_peak_gflops(device)
+    environment["matmul_peak_gflops"] = {"before": peak_before, "after": peak_after}
+    # Against the better of the two readings: on a shared machine the worse one measures the
+    # neighbours' load, not what the hardware can do.
+    for model in results["models"]:
+        for path in PATHS:
+            model[path]["peak_fraction"] = model[path]["gflops"] / max(peak_before, peak_after)
+    environment["load_after"] = load_average()
+    results["targets"] = _targets(results)
+    return results

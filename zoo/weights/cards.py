@@ -1,0 +1,246 @@
+"""Model cards, the README's table of published weights, and training-curve plots.
+
+Everything here is generated from the table (`published.json`): cards are never edited by hand,
+and a test checks that the cards on disk are what `render_card` makes of the table.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from pathlib import Path
+
+from zoo.models import model_info
+from zoo.weights.table import Weight, WeightError, WeightTable, atomic_write, default_table
+
+# Test accuracy the course reports for its MNIST models, for comparison in the README.
+COURSE_ACCURACY = {
+    "resnet_mnist": 0.9896,
+    "inception_mnist": 0.9881,
+    "cnn_mnist": 0.9871,
+    "softmax_mnist": 0.9753,
+}
+DATASET_TITLES = {
+    "mnist": "MNIST",
+    "fashion_mnist": "Fashion-MNIST",
+    "cifar10": "CIFAR-10",
+    "breast_cancer": "breast cancer",
+    "course_toy_linear": "the course's 3 points",
+    "course_toy_logistic": "the course's 3 points",
+}
+GENERATED = (
+    "<!-- Generated from zoo/weights/published.json by zoo.weights.write_cards(); "
+    "do not edit by hand. -->"
+)
+
+
+def format_metric(name: str, value: float) -> str:
+    """How a test metric is shown everywhere (cards, README, `zoo eval`): 98.96 %, MSE 1.2e-05."""
+    if name == "acc":
+        return f"{100 * value:.2f} %"
+    return f"MSE {value:.4g}"
+
+
+def format_duration(seconds: float) -> str:
+    """Seconds as `42.0 s`, `3 min 20 s` or `2 h 05 min`."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes = math.floor(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} min {round(seconds - 60 * minutes):02d} s"
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def _title(entry: dict) -> str:
+    return DATASET_TITLES.get(entry["dataset"]["name"], entry["dataset"]["name"])
+
+
+def _epochs(count: int) -> str:
+    return f"{count} epoch" if count == 1 else f"{count} epochs"
+
+
+def _usage(weight: Weight, default: bool) -> str:
+    cls = model_info(weight.model).cls.__name__
+    tag = "" if default else f'"{weight.tag}"'
+    pretrained = "True" if default else f'"{weight.tag}"'
+    return "\n".join(
+        [
+            "```python",
+            f"from zoo import {cls}",
+            f"model = {cls}.from_pretrained({tag})  # verified, eval mode, offline",
+            "",
+            "import zoo",
+            f'model = zoo.create_model("{weight.model}", pretrained={pretrained})',
+            "```",
+        ]
+    )
+
+
+def _summary(weight: Weight, default: bool) -> list[str]:
+    e = weight.entry
+    metrics, dataset = e["metrics"], e["dataset"]
+    accuracy = metrics["name"] == "acc"
+    shown = format_metric("acc", metrics["value"]) if accuracy else f"{metrics['value']:.4g}"
+    label = "test accuracy" if accuracy else "test MSE"
+    if metrics["correct"] is not None:
+        shown += f" ({metrics['correct']:,} / {dataset['samples']:,})"
+    rows = [
+        ("model", f"`{model_info(weight.model).cls.__name__}` (`{weight.model}`)"),
+        ("lecture", model_info(weight.model).lecture),
+        ("dataset", f"{_title(e)}, test split ({dataset['samples']:,} samples)"),
+        (label, f"**{shown}**"),
+        ("test loss", f"{metrics['loss']:.6g}"),
+    ]
+    if weight.model in COURSE_ACCURACY:
+        rows.append(("the course's accuracy", format_metric("acc", COURSE_ACCURACY[weight.model])))
+    rows += [
+        ("parameters", f"{e['num_params']:,}"),
+        ("file", f"`{e['file']}` ({e['size']:,} bytes, safetensors)"),
+        ("SHA-256", f"`{e['sha256']}`"),
+        ("default for the model", "yes" if default else "no"),
+        ("license", f"{e['license']} (weights); data: {dataset['license']}"),
+        ("published", e["date"]),
+    ]
+    return ["| | |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows)]
+
+
+def _training(weight: Weight) -> list[str]:
+    t = weight.entry["training"]
+    lines = [
+        f"- recipe: `{t['recipe']}`" if t["recipe"] else "- recipe: not recorded",
+        f"- seed {t['seed']}, {_epochs(t['epochs'])}, {t['steps']:,} optimizer steps",
+        f"- wall time {format_duration(t['wall_time_s'])} on {t['hardware']}",
+        f"- Lightning {t['lightning']}",
+    ]
+    if t["notes"]:
+        lines.append(f"- notes: {t['notes']}")
+    return lines
+
+
+def _evaluation(weight: Weight) -> list[str]:
+    ev, dataset = weight.entry["evaluation"], weight.entry["dataset"]
+    lines = [
+        f"`zoo eval {weight.key}` re-measures it: `{dataset['datamodule']}"
+        f"({_args(dataset['init_args'])})`, test split, batch size {ev['batch_size']}, "
+        f"{ev['dtype']} on {ev['device']}, eval mode.",
+        "",
+        f"- measured with torch {ev['torch']}, Lightning {ev['lightning']} on {ev['hardware']}",
+        f"- test split SHA-256 (tensors): `{dataset['test_sha256']}`",
+    ]
+    if dataset["files_md5"]:
+        lines += [f"- `{name}` MD5 `{md5}`" for name, md5 in sorted(dataset["files_md5"].items())]
+    return lines
+
+
+def _args(args: dict) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in sorted(args.items()))
+
+
+def _inputs(weight: Weight) -> list[str]:
+    pre, categories = weight.entry["preprocessing"], weight.entry["categories"]
+    lines = [f"- input shape {tuple(pre['input_shape'])} per sample, {pre['dtype']}"]
+    lines.append(f"- preprocessing: {pre['formula']}")
+    for stat in ("mean", "std"):
+        if stat in pre:
+            lines.append(f"- {stat}: {json.dumps(pre[stat])}")
+    if categories:
+        lines.append(f"- categories (output index order): {', '.join(categories)}")
+    else:
+        lines.append("- output: one real value (regression)")
+    return lines
+
+
+def render_card(weight: Weight, table: WeightTable) -> str:
+    """The Markdown model card of one published weight, from the table alone (plus the plot)."""
+    default = table.default_tag(weight.model) == weight.tag
+    lines = [GENERATED, "", f"# {weight.key}", "", *_summary(weight, default), ""]
+    lines += ["## Use", "", _usage(weight, default), ""]
+    lines += ["## Input and output", "", *_inputs(weight), ""]
+    lines += ["## Training", "", *_training(weight), ""]
+    lines += ["Hyperparameters (constructor arguments):", "", "```json"]
+    lines += [json.dumps(weight.entry["init_args"], indent=2, sort_keys=True), "```", ""]
+    lines += ["## Evaluation", "", *_evaluation(weight), ""]
+    if table.curve_path(weight).is_file():
+        lines += ["## Training curves", "", f"![training curves]({weight.key}.png)", ""]
+    return "\n".join(lines)
+
+
+def write_cards(table: WeightTable | None = None) -> list[Path]:
+    """(Re)generate every card of `table` (default: the source checkout's); the paths written."""
+    from zoo.weights.publish import source_table
+
+    table = table or source_table()
+    written = []
+    for weight in table.weights():
+        path = table.card_path(weight)
+        atomic_write(path, render_card(weight, table).encode("utf-8"))
+        written.append(path)
+    return written
+
+
+def render_weights_table(table: WeightTable | None = None) -> str:
+    """The README's Markdown table of every published weight, next to the course's accuracy."""
+    table = table or default_table()
+    lines = [
+        "| model | weight | test result (data) | the course | params | trained |",
+        "|---|---|---|---|---|---|",
+    ]
+    for weight in table.weights():
+        e = weight.entry
+        cls = model_info(weight.model).cls.__name__
+        default = " (default)" if table.default_tag(weight.model) == weight.tag else ""
+        course = COURSE_ACCURACY.get(weight.model)
+        t = e["training"]
+        lines.append(
+            f"| `{cls}` | [`{weight.key}`](checkpoints/{weight.key}.md){default} "
+            f"| {format_metric(weight.metric_name, weight.metric_value)} ({_title(e)}) "
+            f"| {format_metric('acc', course) if course else '—'} | {e['num_params']:,} "
+            f"| {_epochs(t['epochs'])}, {format_duration(t['wall_time_s'])} |"
+        )
+    return "\n".join(lines)
+
+
+def render_curves(metrics_csv: str | Path, title: str) -> bytes:
+    """A PNG of a Lightning `CSVLogger` run: train loss per step, validation metrics per epoch."""
+    rows = _read_metrics(Path(metrics_csv))
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(9, 3.5), dpi=100)
+    left, right = figure.subplots(1, 2)
+    _plot(left, rows, "step", ["train/loss"], "step")
+    _plot(right, rows, "epoch", [c for c in rows[0] if c.startswith("val/")], "epoch")
+    figure.suptitle(title)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def _read_metrics(path: Path) -> list[dict[str, str]]:
+    if not path.is_file():
+        raise WeightError(f"{path} does not exist: pass the metrics.csv of Lightning's CSVLogger")
+    with open(path, newline="") as file:
+        rows = list(csv.DictReader(file))
+    if not rows or "train/loss" not in rows[0] or "step" not in rows[0]:
+        raise WeightError(f"{path} is not a Lightning CSVLogger metrics.csv with train/loss")
+    return rows
+
+
+def _plot(axes, rows: list[dict[str, str]], x_name: str, columns: list[str], label: str) -> None:
+    for column in columns:
+        points = [(float(r[x_name]), float(r[column])) for r in rows if r.get(column)]
+        if points:
+            xs, ys = zip(*points, strict=True)
+            axes.plot(xs, ys, label=column, marker="." if len(points) < 50 else None)
+    values = [float(r[c]) for c in columns for r in rows if r.get(c)]
+    # Losses of the toy models fall by orders of magnitude: only a log axis shows the descent.
+    if values and min(values) > 0 and max(values) / min(values) > 100:
+        axes.set_yscale("log")
+    axes.set_xlabel(label)
+    axes.legend()
+    axes.grid(alpha=0.3)

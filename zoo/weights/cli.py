@@ -1,0 +1,122 @@
+"""`zoo eval` and `zoo publish`: re-measure a published weight; publish a Lightning checkpoint."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from zoo.weights.table import DEFAULT_TAG, WeightError
+
+
+def _split_key(key: str) -> tuple[str, str]:
+    name, _, tag = key.partition(".")
+    return name, tag or DEFAULT_TAG
+
+
+def eval_command(argv: list[str]) -> int:
+    """eval: re-measure a published weight on its test set, as its model card states."""
+    parser = argparse.ArgumentParser(
+        prog="zoo eval",
+        description="Evaluate a published weight on the test split its card reports "
+        "(CPU, float32, the recorded batch size) and compare with the card.",
+    )
+    parser.add_argument("weight", help="MODEL or MODEL.TAG, e.g. resnet_mnist.mnist_v1")
+    parser.add_argument("--data-dir", default=None, help="dataset directory (default: cache)")
+    args = parser.parse_args(argv)
+    from zoo.weights.cards import format_metric
+    from zoo.weights.evaluate import datamodule_for, evaluate, matches
+    from zoo.weights.store import load_weight
+    from zoo.weights.table import default_table
+
+    try:
+        table = default_table()
+        weight = table.resolve(*_split_key(args.weight))
+        model = load_weight(weight, table)
+        result = evaluate(model, datamodule_for(weight, args.data_dir))
+    except (WeightError, KeyError, FileNotFoundError) as err:
+        print(f"zoo eval: {err.args[0] if isinstance(err, KeyError) else err}", file=sys.stderr)
+        return 2
+    shown = format_metric(result.metric_name, result.value)
+    count = f" ({result.correct:,} / {result.samples:,})" if result.correct is not None else ""
+    label = "accuracy" if result.metric_name == "acc" else "result"
+    print(f"{weight.key}: test {label} {shown}{count}, loss {result.loss:.6g}")
+    problems = matches(result, weight)
+    if problems:
+        print(f"zoo eval: does NOT match the model card: {'; '.join(problems)}", file=sys.stderr)
+        return 1
+    card = format_metric(weight.metric_name, weight.metric_value)
+    print(f"matches the model card ({card})")
+    return 0
+
+
+def _data_arg(text: str) -> tuple[str, Any]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
+def _publish_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="zoo publish",
+        description="Publish a Lightning checkpoint as safetensors with a table entry and a "
+        "model card, after measuring it on the official test split.",
+    )
+    add = parser.add_argument
+    add("checkpoint", help="the Lightning .ckpt of the run")
+    add("--name", required=True, help="registry name of the model, e.g. resnet_mnist")
+    add("--tag", required=True, help="tag of the weight, e.g. mnist_v1")
+    add("--seed", type=int, required=True, help="the seed the run was trained with")
+    add("--recipe", default=None, help="recipe or command that trained it")
+    add("--epochs", type=int, default=None, help="epochs (default: from the checkpoint)")
+    add("--wall-time", type=float, default=None, help="training seconds (default: Timer state)")
+    add("--hardware", default=None, help="what it was trained on (default: this machine)")
+    add("--notes", default="", help="notes for the model card")
+    add("--url", default=None, help="download URL, for weights not bundled with zoo")
+    add("--datamodule", default=None, help="zoo DataModule to measure on (default: by dataset)")
+    add("--data-arg", type=_data_arg, action="append", default=None, metavar="KEY=VALUE")
+    add("--data-dir", default=None, help="dataset directory (not recorded)")
+    add("--metrics-csv", default=None, help="CSVLogger metrics.csv to plot the curves from")
+    add("--no-default", action="store_true", help="do not make this the model's default")
+    add("--force", action="store_true", help="replace an existing MODEL.TAG")
+    add("--license", default="MIT", help="licence of the weights (default MIT)")
+    return parser
+
+
+def publish_command(argv: list[str]) -> int:
+    """publish: turn a Lightning .ckpt into a published, verified weight with its card."""
+    args = _publish_parser().parse_args(argv)
+    from zoo.weights.cards import format_metric
+    from zoo.weights.publish import publish
+
+    try:
+        weight = publish(
+            args.checkpoint,
+            name=args.name,
+            tag=args.tag,
+            seed=args.seed,
+            recipe=args.recipe,
+            epochs=args.epochs,
+            wall_time_s=args.wall_time,
+            hardware_used=args.hardware,
+            notes=args.notes,
+            url=args.url,
+            datamodule=args.datamodule,
+            data_args=dict(args.data_arg) if args.data_arg else None,
+            data_dir=args.data_dir,
+            metrics_csv=args.metrics_csv,
+            make_default=not args.no_default,
+            force=args.force,
+            license=args.license,
+        )
+    except (WeightError, KeyError, FileNotFoundError) as err:
+        print(f"zoo publish: {err.args[0] if isinstance(err, KeyError) else err}", file=sys.stderr)
+        return 2
+    shown = format_metric(weight.metric_name, weight.metric_value)
+    print(f"published {weight.key}: test {shown}, {weight.file} (sha256 {weight.sha256[:12]}…)")
+    return 0

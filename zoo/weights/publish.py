@@ -1,0 +1,313 @@
+"""Publishing a Lightning checkpoint: safetensors file, table entry, model card, curve plot.
+
+`publish` reads the checkpoint without unpickling code (`torch.load(weights_only=True)`), loads
+its `state_dict` strictly into the registered model, measures it on the official test split,
+and only when every check has passed writes the files, each atomically, the table last.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import hashlib
+import json
+import pickle
+from pathlib import Path
+from typing import Any
+
+import lightning
+import safetensors.torch
+import torch
+from torch import Tensor
+
+from zoo.models import ZooModule, list_models, model_info
+from zoo.weights.cards import render_card, render_curves
+from zoo.weights.evaluate import (
+    cpu_name,
+    default_datamodule,
+    describe_data,
+    evaluate,
+    hardware,
+    make_datamodule,
+)
+from zoo.weights.table import (
+    Weight,
+    WeightError,
+    WeightTable,
+    atomic_write,
+    check_tag,
+    packaged_table_path,
+    source_root,
+    write_table,
+)
+
+# One metadata entry only: safetensors writes several in arbitrary order, and the file's
+# bytes (hence its SHA-256) must depend on nothing but the weights and their name.
+HEADER_KEY = "zoo_weight"
+# Keys of a Lightning state_dict that belong to torchmetrics objects, not to the network.
+METRIC_PREFIX = "metrics."
+PLAIN_TYPES = (str, int, float, bool, type(None))
+
+
+def source_table() -> WeightTable:
+    """The table and `checkpoints/` of the source checkout zoo runs from: where publish writes."""
+    root = source_root()
+    if root is None:
+        raise WeightError(
+            "publishing writes into a source checkout (checkpoints/ and "
+            "zoo/weights/published.json), but zoo runs from an installed copy; run it from a "
+            "clone of the repository (pip install -e .) or pass table="
+        )
+    return WeightTable(packaged_table_path(), root / "checkpoints")
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """A Lightning checkpoint loaded without executing code, with its state_dict and hparams."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightError(f"checkpoint {path} does not exist")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as err:
+        raise WeightError(
+            f"{path} cannot be loaded safely (weights_only=True): {str(err).splitlines()[0]}. "
+            "Publish only Lightning checkpoints whose hyperparameters are plain types"
+        ) from None
+    if not isinstance(ckpt, dict) or not isinstance(ckpt.get("state_dict"), dict):
+        raise WeightError(f"{path} is not a Lightning checkpoint (no state_dict)")
+    return ckpt
+
+
+def plain_hparams(ckpt: dict[str, Any], path: str | Path) -> dict[str, Any]:
+    """The model's constructor arguments from a checkpoint, without LightningCLI's private keys."""
+    hparams = {k: v for k, v in dict(ckpt.get("hyper_parameters", {})).items() if k[0] != "_"}
+    for key, value in hparams.items():
+        try:
+            json.dumps(value)
+        except TypeError:
+            raise WeightError(
+                f"{path}: hyperparameter {key}={value!r} is not a plain JSON value"
+            ) from None
+    return hparams
+
+
+def model_from_checkpoint(
+    name: str, ckpt: dict[str, Any], init_args: dict[str, Any]
+) -> tuple[ZooModule, dict[str, Tensor]]:
+    """The registered model `name` with the checkpoint's weights loaded strictly."""
+    cls = model_info(name).cls
+    # LightningCLI records the class it built; zoo's models are importable as zoo.<Class> too.
+    class_path = dict(ckpt.get("hyper_parameters", {})).get("_class_path")
+    if class_path is not None and class_path.rsplit(".", 1)[-1] != cls.__name__:
+        raise WeightError(
+            f"the checkpoint holds a {class_path}, not a {cls.__name__} ({name}); pick the "
+            "matching --name"
+        )
+    try:
+        model = model_info(name).create(**init_args)
+    except (TypeError, ValueError) as err:
+        raise WeightError(f"the checkpoint's hyperparameters do not fit {name}: {err}") from None
+    state = {k: v for k, v in ckpt["state_dict"].items() if not k.startswith(METRIC_PREFIX)}
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as err:
+        raise WeightError(f"the checkpoint does not hold a {name} model: {err}") from None
+    # Save the model's own tensors (contiguous copies), exactly what load_state_dict will expect.
+    return model.eval(), {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
+
+
+def training_record(
+    ckpt: dict[str, Any],
+    seed: int,
+    recipe: str | None,
+    epochs: int | None,
+    wall_time_s: float | None,
+    hardware_used: str | None,
+    notes: str,
+) -> dict[str, Any]:
+    """The table's `training` section from the checkpoint and what the caller states."""
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise WeightError(f"seed must be the integer the run was seeded with, got {seed!r}")
+    if epochs is None:
+        epochs = _nested(ckpt, "loops", "fit_loop", "epoch_progress", "current", "processed")
+    if wall_time_s is None:
+        wall_time_s = _nested(ckpt, "callbacks", "Timer", "time_elapsed", "train")
+    if not isinstance(epochs, int) or epochs < 0:
+        raise WeightError("the checkpoint does not say how many epochs ran; pass epochs=")
+    if not isinstance(wall_time_s, (int, float)) or wall_time_s <= 0:
+        raise WeightError(
+            "the training wall time is unknown: pass wall_time_s= (--wall-time SECONDS), or "
+            "train with Lightning's Timer callback, which stores it in the checkpoint"
+        )
+    return {
+        "recipe": recipe,
+        "seed": seed,
+        "epochs": epochs,
+        "steps": int(ckpt.get("global_step", 0)),
+        "wall_time_s": round(float(wall_time_s), 1),
+        "hardware": hardware_used or hardware(),
+        "lightning": ckpt.get("pytorch-lightning_version", "unknown"),
+        "notes": notes,
+    }
+
+
+def _nested(tree: Any, *keys: str) -> Any:
+    for key in keys:
+        tree = tree.get(key) if isinstance(tree, dict) else None
+    return tree
+
+
+def publish(
+    ckpt_path: str | Path,
+    *,
+    name: str,
+    tag: str,
+    seed: int,
+    recipe: str | None = None,
+    epochs: int | None = None,
+    wall_time_s: float | None = None,
+    hardware_used: str | None = None,
+    notes: str = "",
+    url: str | None = None,
+    datamodule: str | None = None,
+    data_args: dict[str, Any] | None = None,
+    data_dir: str | Path | None = None,
+    metrics_csv: str | Path | None = None,
+    make_default: bool = True,
+    force: bool = False,
+    license: str = "MIT",
+    table: WeightTable | None = None,
+) -> Weight:
+    """Publish a Lightning checkpoint as `name.tag`: safetensors file, table entry, card, plot.
+
+    Args:
+        ckpt_path: the Lightning `.ckpt` (loaded with `weights_only=True`).
+        name: the registry name of the model (`resnet_mnist`).
+        tag: the weight's tag (`mnist_v1`); an existing one is replaced only with `force`.
+        seed: the seed the run was trained with.
+        recipe: the recipe (`recipes/resnet_mnist.yaml`) or command that trained it.
+        epochs: epochs trained (default: read from the checkpoint).
+        wall_time_s: training time (default: the checkpoint's Timer callback state).
+        hardware_used: what it was trained on (default: this machine).
+        notes: anything a user should know (e.g. "short run").
+        url: where the file can be downloaded when it is not bundled.
+        datamodule: the zoo DataModule to measure on (default: the model's dataset).
+        data_args: its arguments (default: the defaults the table uses for that dataset).
+        data_dir: where image datasets live (not recorded).
+        metrics_csv: a CSVLogger `metrics.csv` to plot the training curves from.
+        make_default: make `name.default` resolve to this tag.
+        force: replace an existing `name.tag`.
+        license: the weights' licence.
+        table: where to publish (default: the source checkout's table and `checkpoints/`).
+
+    Returns the published weight. Everything is validated and measured before any file is written.
+    """
+    table = table or source_table()
+    key = _check_new_key(name, tag, table, force)
+    ckpt = read_checkpoint(ckpt_path)
+    init_args = plain_hparams(ckpt, ckpt_path)
+    model, state = model_from_checkpoint(name, ckpt, init_args)
+    training = training_record(
+        ckpt, seed, recipe, epochs, wall_time_s, hardware_used, notes
+    )  # fmt: skip
+    dm_name, dm_args = _datamodule_choice(name, datamodule, data_args)
+    dm = make_datamodule(dm_name, dm_args, data_dir)
+    evaluation = evaluate(model, dm)
+    curves = render_curves(metrics_csv, key) if metrics_csv is not None else None
+    payload = safetensors.torch.save(
+        state, metadata={HEADER_KEY: key}
+    )  # fmt: skip
+    data = describe_data(dm, model)
+    entry = {
+        "model": name,
+        "tag": tag,
+        "file": f"{key}.safetensors",
+        "sha256": hashlib.sha256(payload).hexdigest(),
+        "size": len(payload),
+        "url": url,
+        "num_params": sum(p.numel() for p in model.parameters()),
+        "init_args": init_args,
+        "dataset": {
+            "name": data["name"],
+            "datamodule": dm_name,
+            "init_args": dm_args,
+            "split": "test",
+            "samples": evaluation.samples,
+            "test_sha256": evaluation.test_sha256,
+            "files_md5": data["files_md5"],
+            "license": data["license"],
+        },
+        "preprocessing": data["preprocessing"],
+        "categories": data["categories"],
+        "metrics": evaluation.metrics(),
+        "evaluation": {
+            "batch_size": evaluation.batch_size,
+            "dtype": "float32",
+            "device": "cpu",
+            "hardware": cpu_name(),
+            "torch": torch.__version__,
+            "lightning": lightning.__version__,
+        },
+        "training": training,
+        "license": license,
+        "date": dt.date.today().isoformat(),
+    }
+    staged = _with_entry(table, key, entry, make_default)
+    _write(table, staged, key, payload, curves)
+    return table.get(key)
+
+
+def _check_new_key(name: str, tag: str, table: WeightTable, force: bool) -> str:
+    if name not in list_models():
+        model_info(name)  # raises the registry's error listing valid names
+    check_tag(tag)
+    key = f"{name}.{tag}"
+    if key in table.data["weights"] and not force:
+        raise WeightError(
+            f"{key} is already published ({table.table_path}); choose another tag, or pass "
+            "force=True (--force) to replace it"
+        )
+    return key
+
+
+def _datamodule_choice(
+    name: str, datamodule: str | None, data_args: dict[str, Any] | None
+) -> tuple[str, dict[str, Any]]:
+    default_name, default_args = default_datamodule(name)
+    chosen = datamodule or default_name
+    args = dict(data_args) if data_args is not None else (default_args if not datamodule else {})
+    for key, value in args.items():
+        if key == "data_dir" or not isinstance(value, PLAIN_TYPES):
+            raise WeightError(
+                f"data argument {key}={value!r} cannot be recorded: pass plain values, and the "
+                "data directory as data_dir="
+            )
+    return chosen, args
+
+
+def _with_entry(
+    table: WeightTable, key: str, entry: dict[str, Any], make_default: bool
+) -> WeightTable:
+    new = copy.deepcopy(table.data)
+    new["weights"][key] = entry
+    if make_default:
+        new["defaults"][entry["model"]] = entry["tag"]
+    return WeightTable(table.table_path, table.files_dir, data=new)
+
+
+def _write(
+    table: WeightTable, staged: WeightTable, key: str, payload: bytes, curves: bytes | None
+) -> None:
+    weight = staged.get(key)
+    atomic_write(table.file_path(weight), payload)
+    curve = table.curve_path(weight)
+    if curves is not None:
+        atomic_write(curve, curves)
+    elif curve.exists():
+        curve.unlink()  # a replaced weight must not keep the old run's plot
+    # Cards show which tag is the default, so every card of the model is regenerated.
+    for other in staged.weights():
+        if other.model == weight.model:
+            atomic_write(table.card_path(other), render_card(other, staged).encode("utf-8"))
+    write_table(table.table_path, staged.data)  # last: the table only names files that exist
+    table.data = staged.data

@@ -1,0 +1,221 @@
+"""Finding, downloading, verifying and loading the file of a published weight.
+
+A bundled file is read where the package keeps it. A weight that is not bundled is downloaded
+once into torch's hub cache (`torch.hub.get_dir()/checkpoints`, moved by `TORCH_HOME`): into a
+temporary file in that directory, checked against the table's size and SHA-256, then renamed,
+so a failed or tampered download never stays in the cache. Files are safetensors; nothing is
+unpickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import BinaryIO
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file
+from torch import Tensor
+
+from zoo.models import ZooModule, list_models, model_info
+from zoo.weights.table import (
+    DEFAULT_TAG,
+    Weight,
+    WeightError,
+    WeightTable,
+    cifar_guard,
+    default_table,
+    publish_mode,
+)
+
+CHUNK = 1 << 20
+
+
+def sha256_of(path: str | Path) -> str:
+    """The SHA-256 of a file, lower-case hex."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        while block := file.read(CHUNK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_problem(path: Path, weight: Weight) -> str | None:
+    """What is wrong with `path` as `weight`'s file (size, then SHA-256), or None."""
+    size = path.stat().st_size
+    if size != weight.size:
+        return f"has {size} bytes, not the {weight.size} of {weight.key}"
+    actual = sha256_of(path)
+    if actual != weight.sha256:
+        return f"has SHA-256 {actual}, not the {weight.sha256} of {weight.key}"
+    return None
+
+
+def verify_file(path: Path, weight: Weight) -> None:
+    """Raise `WeightError` unless `path` has the size and SHA-256 the table records."""
+    problem = file_problem(path, weight)
+    if problem is not None:
+        raise WeightError(
+            f"{path} {problem}: the file is truncated, corrupted or another weight; delete it "
+            "and reinstall zoo (or download it again)"
+        )
+
+
+def hub_cache_dir() -> Path:
+    """`torch.hub.get_dir()/checkpoints`: where downloaded weights are kept."""
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def weight_file(weight: Weight, table: WeightTable, download: bool = True) -> Path:
+    """The verified local file of `weight`: bundled, cached, or downloaded now."""
+    bundled = table.file_path(weight)
+    if bundled.is_file():
+        verify_file(bundled, weight)
+        return bundled
+    if weight.url is None:
+        raise WeightError(
+            f"{weight.file} is missing from {table.files_dir} and has no download URL: the "
+            "installation is incomplete; reinstall zoo (its wheel bundles the file)"
+        )
+    cached = hub_cache_dir() / weight.file
+    if cached.is_file():
+        try:
+            verify_file(cached, weight)
+            return cached
+        except WeightError:
+            cached.unlink()  # a damaged cache entry is replaced by a fresh download
+    if not download:
+        raise WeightError(
+            f"{weight.key} is not bundled and not in the cache {cached.parent}; allow the "
+            f"download, or fetch {weight.url} to {cached} yourself"
+        )
+    download_verified(weight.url, cached, weight)
+    return cached
+
+
+def download_verified(url: str, target: Path, weight: Weight, timeout: float = 60.0) -> None:
+    """Download `url` to `target` through a temporary file, keeping it only if it verifies."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            _fetch(url, out, weight, timeout, target)
+        problem = file_problem(Path(tmp), weight)
+        if problem is not None:
+            raise WeightError(
+                f"the download of {weight.key} from {url} {problem} (truncated, tampered with or "
+                "another file); nothing was cached"
+            )
+        check_header(Path(tmp), weight)
+        publish_mode(tmp)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _fetch(url: str, out: BinaryIO, weight: Weight, timeout: float, target: Path) -> None:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            received = 0
+            while block := response.read(CHUNK):
+                received += len(block)
+                if received > weight.size:
+                    raise WeightError(
+                        f"the download of {weight.key} from {url} is larger than its "
+                        f"{weight.size} bytes: not this weight; nothing was cached"
+                    )
+                out.write(block)
+    except (urllib.error.URLError, OSError) as err:
+        raise WeightError(
+            f"could not download {weight.key} from {url} ({err}); without a network, fetch it "
+            f"elsewhere and put it at {target} (SHA-256 {weight.sha256})"
+        ) from None
+
+
+def check_header(path: Path, weight: Weight) -> None:
+    """Raise `WeightError` unless the safetensors header of `path` names `weight`'s model."""
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as file:
+            owner = (file.metadata() or {}).get("zoo_weight", "")
+    except SafetensorError as err:
+        raise WeightError(f"{path} is not a valid safetensors file: {err}") from None
+    owner = owner.split(".", 1)[0] or None
+    if owner != weight.model:
+        raise WeightError(
+            f"the file of {weight.key} holds weights for model {owner!r}, not {weight.model!r}: "
+            "the table points at the wrong file; nothing was loaded"
+        )
+
+
+def read_state_dict(path: Path, weight: Weight) -> dict[str, Tensor]:
+    """The tensors of a verified file whose header says it holds `weight`'s model."""
+    check_header(path, weight)
+    return load_file(str(path), device="cpu")
+
+
+def build_model(weight: Weight, state: dict[str, Tensor]) -> ZooModule:
+    """A new model of `weight`'s architecture with `state` loaded strictly, in eval mode."""
+    model = model_info(weight.model).create(**weight.entry["init_args"])
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as err:
+        raise WeightError(f"{weight.key} does not fit {type(model).__name__}: {err}") from None
+    return model.eval()
+
+
+def load_weight(weight: Weight, table: WeightTable, download: bool = True) -> ZooModule:
+    """The model of a published weight: file verified, strictly loaded, in eval mode."""
+    path = weight_file(weight, table, download=download)
+    return build_model(weight, read_state_dict(path, weight))
+
+
+def model_name(model: str | type[ZooModule], table: WeightTable) -> str:
+    """The registry name for a name or a model class (a class under several names must be
+    unambiguous: only one of its names may have published weights)."""
+    if isinstance(model, str):
+        return model
+    names = [n for n in list_models() if model_info(n).cls is model]
+    if not names:
+        raise WeightError(f"{model.__name__} is not a registered zoo model")
+    published = [n for n in names if n in table.published_models()]
+    if len(names) == 1:
+        return names[0]
+    if not published:
+        for name in names:
+            cifar_guard(name, table, label=f"{model.__name__} (as {', '.join(names)})")
+        raise WeightError(f"no weights are published for {model.__name__} ({', '.join(names)})")
+    if len(published) > 1:
+        raise WeightError(
+            f"{model.__name__} has weights under several names ({', '.join(published)}); "
+            "use zoo.create_model(name, pretrained=True)"
+        )
+    return published[0]
+
+
+def load_pretrained(
+    model: str | type[ZooModule],
+    tag: str = DEFAULT_TAG,
+    *,
+    download: bool = True,
+    table: WeightTable | None = None,
+) -> ZooModule:
+    """A published model by registry name or class and tag, verified, in eval mode.
+
+    `tag="default"` follows the table's alias. Bundled files load offline; others download once
+    into torch's hub cache. Raises `WeightError` (or `KeyError` for an unknown model name) with
+    what was wrong and how to fix it, before anything is loaded.
+    """
+    table = table or default_table()
+    weight = table.resolve(model_name(model, table), tag)
+    return load_weight(weight, table, download=download)
+
+
+def pretrained_models(table: WeightTable | None = None) -> list[str]:
+    """The registered models that have a default published weight, sorted."""
+    return (table or default_table()).models()

@@ -65,6 +65,13 @@ def publish_command(argv: list[str]) -> int:
     return run(argv)
 
 
+def bench_command(argv: list[str]) -> int:
+    """`zoo bench`: time the course's MNIST training loop against zoo's, side by side."""
+    from zoo.benchmark import bench_command as run
+
+    return run(argv)
+
+
 def _lightning(subcommand: str, summary: str) -> Command:
     def command(argv: list[str]) -> int:
         from zoo.lightning_cli import main as lightning_main
@@ -85,6 +92,7 @@ COMMANDS: dict[str, Command] = {
     "course": course_command,
     "eval": eval_command,
     "publish": publish_command,
+    "bench": bench_command,
 }
 
 

@@ -14,7 +14,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="zoo bench",
         description="Time the course's MNIST training loop against zoo's (vanilla loop and "
-        "Lightning Trainer) side by side, then time to 99 %% accuracy and inference.",
+        "Lightning Trainer) side by side, then time to 99 % accuracy and inference.",
     )
     parser.add_argument(
         "--quick",

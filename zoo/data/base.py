@@ -36,7 +36,7 @@ def channels_last(images: Tensor) -> Tensor:
     """The same `(N, C, H, W)` values laid out channels-last (NHWC) in memory.
 
     oneDNN (CPU) and cuDNN run convolutions fastest, and keep their outputs, in this layout: about
-    1.5–2× faster training of the MNIST CNNs on CPU. A one-channel batch only needs new strides.
+    1.2–2× faster training of the MNIST CNNs on CPU. A one-channel batch only needs new strides.
     """
     if images.shape[1] == 1:
         _, _, h, w = images.shape

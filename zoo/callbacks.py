@@ -85,6 +85,24 @@ class ZooCheckpoint(ModelCheckpoint):
         # Every rank calls this (the strategy writes on rank 0 and synchronises).
         trainer.save_checkpoint(self.last_model_path, self.save_weights_only)
 
+    # Lightning 2.6 refreshes `last.ckpt` at an epoch's end only when a new best was saved; resume
+    # and publishing need the final state, so it is written whenever nothing was saved yet.
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Lightning's best/last logic, then `last.ckpt` if this step was not saved yet."""
+        super().on_validation_end(trainer, pl_module)
+        if not self._should_save_on_train_epoch_end(trainer):
+            self._save_last_if_missing(trainer)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """The same where Lightning saves at the end of the training epoch."""
+        super().on_train_epoch_end(trainer, pl_module)
+        if self._should_save_on_train_epoch_end(trainer):
+            self._save_last_if_missing(trainer)
+
+    def _save_last_if_missing(self, trainer: L.Trainer) -> None:
+        if self.save_last and not self._should_skip_saving_checkpoint(trainer):
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+
 
 class MetricsProgressBar(RichProgressBar):
     """Rich progress bar that also shows the `train/*` and `val/*` metrics being logged."""

@@ -76,7 +76,7 @@ def _labels_for(model: zoo.models.ZooModule, n: int) -> torch.Tensor:
 @pytest.mark.parametrize("name", ["softmax_mnist", "cnn_mnist", "inception_mnist", "resnet_mnist",
                                   "cnn_cifar10", "resnet20_cifar10", "multifeature_mlp",
                                   "linear_regression", "logistic_regression"])  # fmt: skip
-def test_model_overfits_a_tiny_batch(name: str) -> None:
+def test_model_overfits_a_tiny_batch(name: str, one_thread) -> None:
     torch.manual_seed(0)
     model = create_model(name, optimizer="adam", lr=0.003)
     x = example_input(model, n=16)

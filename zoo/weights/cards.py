@@ -93,8 +93,9 @@ def _summary(weight: Weight, default: bool) -> list[str]:
         (label, f"**{shown}**"),
         ("test loss", f"{metrics['loss']:.6g}"),
     ]
-    if weight.model in COURSE_ACCURACY:
-        rows.append(("the course's accuracy", format_metric("acc", COURSE_ACCURACY[weight.model])))
+    course = course_accuracy(weight)
+    if course is not None:
+        rows.append(("the course's accuracy", format_metric("acc", course)))
     rows += [
         ("parameters", f"{e['num_params']:,}"),
         ("file", f"`{e['file']}` ({e['size']:,} bytes, safetensors)"),
@@ -180,6 +181,13 @@ def write_cards(table: WeightTable | None = None) -> list[Path]:
     return written
 
 
+def course_accuracy(weight: Weight) -> float | None:
+    """The course's MNIST accuracy for this model, when the weight is measured on MNIST too."""
+    if weight.entry["dataset"]["name"] != "mnist":
+        return None
+    return COURSE_ACCURACY.get(weight.model)
+
+
 def render_weights_table(table: WeightTable | None = None) -> str:
     """The README's Markdown table of every published weight, next to the course's accuracy."""
     table = table or default_table()
@@ -191,7 +199,7 @@ def render_weights_table(table: WeightTable | None = None) -> str:
         e = weight.entry
         cls = model_info(weight.model).cls.__name__
         default = " (default)" if table.default_tag(weight.model) == weight.tag else ""
-        course = COURSE_ACCURACY.get(weight.model)
+        course = course_accuracy(weight)
         t = e["training"]
         lines.append(
             f"| `{cls}` | [`{weight.key}`](checkpoints/{weight.key}.md){default} "

@@ -165,7 +165,7 @@ def test_checkpoint_without_timer_needs_the_wall_time(logistic_ckpt_without_time
         logistic_ckpt_without_timer,
         name="logistic_regression", tag="v1", seed=0, wall_time_s=1.25, table=table,
     )  # fmt: skip
-    assert weight.entry["training"]["wall_time_s"] == round(1.25, 1)
+    assert weight.entry["training"]["wall_time_s"] == 1.25
     assert weight.entry["metrics"]["name"] == "acc"
     assert weight.entry["categories"] == ["fail", "pass"]
 

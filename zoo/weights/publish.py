@@ -144,7 +144,7 @@ def training_record(
         "seed": seed,
         "epochs": epochs,
         "steps": int(ckpt.get("global_step", 0)),
-        "wall_time_s": round(float(wall_time_s), 1),
+        "wall_time_s": round(float(wall_time_s), 3),
         "hardware": hardware_used or hardware(),
         "lightning": ckpt.get("pytorch-lightning_version", "unknown"),
         "notes": notes,

@@ -1,6 +1,6 @@
 """DataModules: tensor-resident image datasets, tabular data and the course's toy data."""
 
-from zoo.data.base import ImageDataModule, default_data_dir
+from zoo.data.base import ImageDataModule, TensorDataModule, default_data_dir
 from zoo.data.cifar import CIFAR10DataModule
 from zoo.data.loader import TensorBatchLoader
 from zoo.data.mnist import FashionMNISTDataModule, MNISTDataModule
@@ -16,6 +16,7 @@ __all__ = [
     "MNISTDataModule",
     "TabularDataModule",
     "TensorBatchLoader",
+    "TensorDataModule",
     "ToyDataModule",
     "default_data_dir",
 ]

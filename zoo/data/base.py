@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import ClassVar
 
 import lightning as L
 import torch
@@ -44,7 +45,85 @@ def channels_last(images: Tensor) -> Tensor:
     return images.contiguous(memory_format=torch.channels_last)
 
 
-class ImageDataModule(L.LightningDataModule):
+class TensorDataModule(L.LightningDataModule):
+    """Splits held as tensors, served by resumable `TensorBatchLoader`s.
+
+    Subclasses fill `self.splits` ("train", "val", "test" → tensors) in `setup`. The training
+    loader's position travels in every checkpoint through `state_dict`, so a resumed run sees
+    exactly the batches it would have seen.
+
+    Args:
+        batch_size: training batch size per device (per process under DDP).
+        eval_batch_size: batch size for validation, test and predict.
+        seed: seeds the shuffling (and whatever else the subclass seeds).
+    """
+
+    batch_seeds: ClassVar[bool] = False
+    drop_last: ClassVar[bool] = False
+
+    def __init__(self, batch_size: int, eval_batch_size: int, seed: int) -> None:
+        super().__init__()
+        if batch_size < 1 or eval_batch_size < 1:
+            raise ValueError("batch_size and eval_batch_size must be positive integers")
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size
+        self.seed = seed
+        self.splits: dict[str, tuple[Tensor, ...]] = {}
+        self._train_loader: TensorBatchLoader | None = None
+        self._loader_state: dict[str, int] | None = None
+
+    def split_tensors(self, split: str) -> tuple[Tensor, ...]:
+        """The tensors a split's loader indexes."""
+        return self.splits[split]
+
+    def _loader(self, split: str, train: bool = False) -> TensorBatchLoader:
+        if not self.splits:
+            self.setup()
+        rank, world_size = distributed_place(self.trainer)
+        return TensorBatchLoader(
+            self.split_tensors(split),
+            batch_size=self.batch_size if train else self.eval_batch_size,
+            shuffle=train,
+            seed=self.seed,
+            drop_last=train and self.drop_last,
+            rank=rank,
+            world_size=world_size,
+            batch_seeds=self.batch_seeds,
+        )
+
+    def train_dataloader(self) -> TensorBatchLoader:
+        """Shuffled (seeded, per epoch), resumable batches of the training split."""
+        self._train_loader = self._loader("train", train=True)
+        if self._loader_state is not None:
+            self._train_loader.load_state_dict(self._loader_state)
+            self._loader_state = None
+        return self._train_loader
+
+    # The loader's position also travels through the DataModule's checkpoint state: Lightning
+    # restores the DataModule before anything builds the train loader, whereas its own loader
+    # restore is skipped when `estimated_stepping_batches` (OneCycle, cosine) built it first.
+    def state_dict(self) -> dict[str, dict[str, int]]:
+        """The training loader's position, saved in every Lightning checkpoint."""
+        return {"train_loader": self._train_loader.state_dict()} if self._train_loader else {}
+
+    def load_state_dict(self, state: dict[str, dict[str, int]]) -> None:
+        """Resume the training loader where the checkpoint left it."""
+        self._loader_state = state.get("train_loader")
+
+    def val_dataloader(self) -> TensorBatchLoader:
+        """The validation split, in order."""
+        return self._loader("val")
+
+    def test_dataloader(self) -> TensorBatchLoader:
+        """The test split, in order (for image datasets: the official one)."""
+        return self._loader("test")
+
+    def predict_dataloader(self) -> TensorBatchLoader:
+        """The test split, for `Trainer.predict`."""
+        return self._loader("test")
+
+
+class ImageDataModule(TensorDataModule):
     """Train/val/test splits of an image classification dataset, resident in memory.
 
     Subclasses set the class attributes and implement `fetch` (make the files exist) and
@@ -67,6 +146,8 @@ class ImageDataModule(L.LightningDataModule):
     std: tuple[float, ...] = (0.5,)
     input_shape: tuple[int, int, int] = (1, 28, 28)
     augmentation: Augmentation | None = None
+    batch_seeds = True
+    drop_last = True
 
     def __init__(
         self,
@@ -78,22 +159,14 @@ class ImageDataModule(L.LightningDataModule):
         augment: bool = False,
         download: bool = False,
     ) -> None:
-        super().__init__()
-        if batch_size < 1 or eval_batch_size < 1:
-            raise ValueError("batch_size and eval_batch_size must be positive integers")
+        super().__init__(batch_size, eval_batch_size, seed)
         if val_size < 0:
             raise ValueError(f"val_size must be >= 0, got {val_size}")
         self.data_dir = Path(data_dir).expanduser() if data_dir else default_data_dir()
-        self.batch_size = batch_size
-        self.eval_batch_size = eval_batch_size
         self.val_size = val_size
-        self.seed = seed
         self.augment = augment
         self.download = download
-        self.splits: dict[str, Split] = {}
         self.split_index: dict[str, Tensor] = {}
-        self._train_loader: TensorBatchLoader | None = None
-        self._loader_state: dict[str, int] | None = None
         self._scale_shift: dict[torch.device, tuple[Tensor, Tensor]] = {}
         self._on_device: dict[tuple[str, torch.device], Split] = {}
 
@@ -127,22 +200,8 @@ class ImageDataModule(L.LightningDataModule):
             "test": test,
         }
 
-    def _loader(self, split: str, train: bool = False) -> TensorBatchLoader:
-        if not self.splits:
-            self.setup()
-        rank, world_size = distributed_place(self.trainer)
-        return TensorBatchLoader(
-            self._resident(split),
-            batch_size=self.batch_size if train else self.eval_batch_size,
-            shuffle=train,
-            seed=self.seed,
-            drop_last=train,
-            rank=rank,
-            world_size=world_size,
-            batch_seeds=True,
-        )
-
-    def _resident(self, split: str) -> Split:
+    def split_tensors(self, split: str) -> Split:
+        """The split's tensors, on the training device (moved there once)."""
         # On an accelerator the whole uint8 split is copied there once, so that batches are
         # gathered on the device and no image crosses the host-device bus again.
         device = self.trainer.strategy.root_device if self.trainer is not None else None
@@ -152,37 +211,6 @@ class ImageDataModule(L.LightningDataModule):
         if key not in self._on_device:
             self._on_device[key] = tuple(t.to(device) for t in self.splits[split])
         return self._on_device[key]
-
-    def train_dataloader(self) -> TensorBatchLoader:
-        """Shuffled, drop-last, resumable batches of the training split."""
-        self._train_loader = self._loader("train", train=True)
-        if self._loader_state is not None:
-            self._train_loader.load_state_dict(self._loader_state)
-            self._loader_state = None
-        return self._train_loader
-
-    # The loader's position also travels through the DataModule's checkpoint state: Lightning
-    # restores the DataModule before anything builds the train loader, whereas its own loader
-    # restore is skipped when `estimated_stepping_batches` (OneCycle, cosine) built it first.
-    def state_dict(self) -> dict[str, dict[str, int]]:
-        """The training loader's position, saved in every Lightning checkpoint."""
-        return {"train_loader": self._train_loader.state_dict()} if self._train_loader else {}
-
-    def load_state_dict(self, state: dict[str, dict[str, int]]) -> None:
-        """Resume the training loader where the checkpoint left it."""
-        self._loader_state = state.get("train_loader")
-
-    def val_dataloader(self) -> TensorBatchLoader:
-        """The validation split carved from the official training set."""
-        return self._loader("val")
-
-    def test_dataloader(self) -> TensorBatchLoader:
-        """The official test split, untouched by validation."""
-        return self._loader("test")
-
-    def predict_dataloader(self) -> TensorBatchLoader:
-        """The official test split, for `Trainer.predict`."""
-        return self._loader("test")
 
     def on_after_batch_transfer(self, batch: tuple, dataloader_idx: int) -> tuple[Tensor, Tensor]:
         """Turn `(uint8 images, labels, seed)` into `(normalised float images, labels)`."""

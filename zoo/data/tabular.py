@@ -14,13 +14,11 @@ import math
 import zlib
 from pathlib import Path
 
-import lightning as L
 import numpy as np
 import torch
 from torch import Tensor
 
-from zoo.data.base import distributed_place
-from zoo.data.loader import TensorBatchLoader
+from zoo.data.base import TensorDataModule
 
 Split = tuple[Tensor, Tensor]
 
@@ -100,7 +98,7 @@ def read_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     return table[:, :-1], labels
 
 
-class TabularDataModule(L.LightningDataModule):
+class TabularDataModule(TensorDataModule):
     """Seeded train/val/test splits of a tabular binary dataset, standardised by train statistics.
 
     Batches are `(features float32 (N, F), labels float32 (N,))`.
@@ -124,21 +122,15 @@ class TabularDataModule(L.LightningDataModule):
         test_fraction: float = 0.2,
         seed: int = 0,
     ) -> None:
-        super().__init__()
-        if batch_size < 1 or eval_batch_size < 1:
-            raise ValueError("batch_size and eval_batch_size must be positive integers")
+        super().__init__(batch_size, eval_batch_size, seed)
         if val_fraction < 0 or test_fraction < 0 or val_fraction + test_fraction >= 1:
             raise ValueError(
                 f"val_fraction ({val_fraction}) and test_fraction ({test_fraction}) must be >= 0 "
                 "and leave a share for training (sum < 1)"
             )
         self.csv_path = Path(csv_path).expanduser() if csv_path else None
-        self.batch_size = batch_size
-        self.eval_batch_size = eval_batch_size
         self.val_fraction = val_fraction
         self.test_fraction = test_fraction
-        self.seed = seed
-        self.splits: dict[str, Split] = {}
         self.feature_mean: Tensor | None = None
         self.feature_std: Tensor | None = None
         self._raw: tuple[np.ndarray, np.ndarray] | None = None
@@ -188,32 +180,3 @@ class TabularDataModule(L.LightningDataModule):
             name: (((x[idx] - mean) / std).float(), y[idx])
             for name, idx in (("train", train_idx), ("val", val_idx), ("test", test_idx))
         }
-
-    def _loader(self, split: str, train: bool = False) -> TensorBatchLoader:
-        if not self.splits:
-            self.setup()
-        rank, world_size = distributed_place(self.trainer)
-        return TensorBatchLoader(
-            self.splits[split],
-            batch_size=self.batch_size if train else self.eval_batch_size,
-            shuffle=train,
-            seed=self.seed,
-            rank=rank,
-            world_size=world_size,
-        )
-
-    def train_dataloader(self) -> TensorBatchLoader:
-        """Shuffled (seeded, per epoch) batches of the training split."""
-        return self._loader("train", train=True)
-
-    def val_dataloader(self) -> TensorBatchLoader:
-        """The validation split, in order."""
-        return self._loader("val")
-
-    def test_dataloader(self) -> TensorBatchLoader:
-        """The test split, in order."""
-        return self._loader("test")
-
-    def predict_dataloader(self) -> TensorBatchLoader:
-        """The test split, for `Trainer.predict`."""
-        return self._loader("test")

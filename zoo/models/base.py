@@ -87,10 +87,13 @@ class ZooModule(L.LightningModule):
         # `update`, not `metric(...)`: the metric is logged per epoch, so a per-batch value
         # would be computed only to be thrown away (about 0.5 ms a step on CPU).
         metric.update(self.probabilities(output.detach()), y)
-        # Per step while training (one name, `train/loss`, not `_step`/`_epoch` twins); per epoch
-        # and averaged over ranks when evaluating.
+        # Per step while training (one name, `train/loss`, not `_step`/`_epoch` twins), rank 0's
+        # value: an all-reduce every step would stall DDP. Per epoch and averaged over ranks when
+        # evaluating.
         training = stage == "train"
-        self.log(f"{stage}/loss", loss, on_step=training, on_epoch=not training, sync_dist=True)
+        self.log(
+            f"{stage}/loss", loss, on_step=training, on_epoch=not training, sync_dist=not training
+        )
         self.log(f"{stage}/{self.metric_name}", metric, on_step=False, on_epoch=True)
         return loss
 

@@ -135,14 +135,14 @@ def test_preprocess_normalises_per_channel(cifar_dir: Path):
         assert out[0, c].unique().tolist() == pytest.approx([(1.0 - mean) / std])
 
 
-def test_cnn_cifar_fast_dev_run(cifar_dir: Path):
+def test_cnn_cifar_fast_dev_run(cifar_dir: Path, tmp_path: Path):
     L.seed_everything(0)
     dm = CIFAR10DataModule(data_dir=cifar_dir.parent, val_size=10, batch_size=8, augment=True)
     model = CNNCIFAR(lr=0.01)
     before = model.fc.weight.detach().clone()
     trainer = L.Trainer(
         fast_dev_run=True, accelerator="cpu", logger=False, enable_progress_bar=False,
-        enable_model_summary=False,
+        enable_model_summary=False, enable_checkpointing=False, default_root_dir=tmp_path,
     )  # fmt: skip
     trainer.fit(model, datamodule=dm)
     assert trainer.state.finished

@@ -72,6 +72,29 @@ def bench_command(argv: list[str]) -> int:
     return run(argv)
 
 
+def predict_command(argv: list[str]) -> int:
+    """`zoo predict MODEL FILES…`: classify image files (with --config: a recipe's DataModule)."""
+    if argv and argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
+        return _lightning("predict", "")(argv)
+    from zoo.predict_cli import predict_command as run
+
+    return run(argv)
+
+
+def export_command(argv: list[str]) -> int:
+    """`zoo export MODEL --format FORMAT -o FILE`: export to ONNX, TorchScript or torch.export."""
+    from zoo.export import export_command as run
+
+    return run(argv)
+
+
+def serve_command(argv: list[str]) -> int:
+    """`zoo serve`: the draw-a-digit web page and its JSON API (127.0.0.1 by default)."""
+    from zoo.serve import serve_command as run
+
+    return run(argv)
+
+
 def _lightning(subcommand: str, summary: str) -> Command:
     def command(argv: list[str]) -> int:
         from zoo.lightning_cli import main as lightning_main
@@ -86,13 +109,15 @@ COMMANDS: dict[str, Command] = {
     "fit": _lightning("fit", "train a model from YAML recipes (zoo fit --help)"),
     "validate": _lightning("validate", "evaluate a model on the validation split"),
     "test": _lightning("test", "evaluate a model on the test split"),
-    "predict": _lightning("predict", "predict with a model"),
+    "predict": predict_command,
     "list": list_command,
     "demo": demo_command,
     "course": course_command,
     "eval": eval_command,
     "publish": publish_command,
     "bench": bench_command,
+    "export": export_command,
+    "serve": serve_command,
 }
 
 

@@ -83,7 +83,7 @@ def predict_command(argv: list[str]) -> int:
 
 def export_command(argv: list[str]) -> int:
     """`zoo export MODEL --format FORMAT -o FILE`: export to ONNX, TorchScript or torch.export."""
-    from zoo.export import export_command as run
+    from zoo.export_cli import export_command as run
 
     return run(argv)
 

@@ -7,10 +7,8 @@ optionally `torch.compile`. Each path's outputs are checked against eager before
 
 from __future__ import annotations
 
-import io
 import statistics
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
@@ -49,16 +47,8 @@ def _eager(model: nn.Module, device: torch.device) -> Predictor:
 def _onnxruntime(model: nn.Module, device: torch.device) -> Predictor:
     import onnxruntime as ort
 
-    buffer = io.BytesIO()
-    example = torch.zeros(1, *model.input_shape, device=device)
-    with warnings.catch_warnings():
-        # The TorchScript-based exporter warns about its own deprecation and about tracing the
-        # input check's Python conditions, which are constant for a fixed input shape.
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            model, (example,), buffer, dynamo=False, input_names=["x"], output_names=["logits"],
-            dynamic_axes={"x": {0: "n"}, "logits": {0: "n"}},
-        )  # fmt: skip
+    from zoo.export import INPUT_NAME, onnx_bytes
+
     options = ort.SessionOptions()
     options.intra_op_num_threads = torch.get_num_threads()
     options.inter_op_num_threads = 1
@@ -68,10 +58,10 @@ def _onnxruntime(model: nn.Module, device: torch.device) -> Predictor:
             # Timing a CPU session against eager on the GPU would compare different machines.
             raise RuntimeError("this onnxruntime has no CUDAExecutionProvider (onnxruntime-gpu)")
         providers.insert(0, "CUDAExecutionProvider")
-    session = ort.InferenceSession(buffer.getvalue(), options, providers=providers)
+    session = ort.InferenceSession(onnx_bytes(model), options, providers=providers)
 
     def predict(x: Tensor) -> Tensor:
-        (logits,) = session.run(None, {"x": x.cpu().numpy()})
+        (logits,) = session.run(None, {INPUT_NAME: x.cpu().numpy()})
         return torch.from_numpy(logits)
 
     return predict

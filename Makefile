@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-deps demo test lint format bench
+.PHONY: setup system-deps demo test lint format bench screenshot
 
 setup: $(STAMP)
 
@@ -33,3 +33,7 @@ test: setup system-deps lint
 
 bench: setup
 	$(VENV)/bin/zoo bench $(BENCH_ARGS)
+
+# The README's picture of `zoo serve`, taken by the browser test itself.
+screenshot: setup system-deps
+	ZOO_UPDATE_SCREENSHOT=1 ZOO_REQUIRE_BROWSER=1 $(VENV)/bin/pytest -q tests/serve/test_browser.py -k screenshot

@@ -1,0 +1,81 @@
+"""An HTTP client for the `zoo serve` tests and real digits as the PNGs a canvas would send."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import io
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+
+@dataclass
+class Reply:
+    """One HTTP response: status, headers (lower-case names), raw body, and the body as JSON."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        """The body parsed as JSON (fails the test if it is not JSON)."""
+        return json.loads(self.body.decode("utf-8"))
+
+
+class Client:
+    """Plain HTTP/1.0-style requests to the test server, one connection each."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host = host
+        self.port = port
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
+        """Send one request exactly as given (http.client adds Content-Length for a body)."""
+        connection = http.client.HTTPConnection(self.host, self.port, timeout=30)
+        try:
+            connection.request(method, path, body=body, headers=headers or {})
+            response = connection.getresponse()
+            headers_out = {k.lower(): v for k, v in response.getheaders()}
+            return Reply(response.status, headers_out, response.read())
+        finally:
+            connection.close()
+
+    def get(self, path: str) -> Reply:
+        """GET `path`."""
+        return self.request("GET", path)
+
+    def predict(self, image: str | bytes | Any) -> Reply:
+        """POST `{"image": image}` to /api/predict; PNG bytes become a data URL."""
+        if isinstance(image, bytes):
+            image = png_data_url(image)
+        body = json.dumps({"image": image}).encode()
+        return self.request("POST", "/api/predict", body, {"Content-Type": "application/json"})
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    """The image as PNG file bytes."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def png_data_url(data: bytes) -> str:
+    """PNG bytes as the data URL a canvas's toDataURL() gives."""
+    return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+
+
+def dark_on_light(digit: np.ndarray, scale: int = 4) -> bytes:
+    """An MNIST digit (light on dark, 28×28) as a PNG of dark ink on white paper, `scale`×
+    larger: what a drawing or a scan looks like, so the server has to invert and resize it."""
+    image = Image.fromarray(255 - digit).resize((28 * scale, 28 * scale), Image.Resampling.BICUBIC)
+    return png_bytes(image)

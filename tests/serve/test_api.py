@@ -1,0 +1,435 @@
+"""`zoo serve`'s JSON API over real HTTP: predictions for real MNIST digits, every error status,
+survival after bad input, concurrency, and static files without directory traversal."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+import socket
+import subprocess
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from serve_client import Client, Reply, dark_on_light, png_bytes, png_data_url
+
+from zoo.predict import Predictor
+from zoo.serve import ZooServer, serve_command
+from zoo.serve.server import MAX_BODY_BYTES
+from zoo.weights.table import default_table
+
+JSON_HEADERS = {"Content-Type": "application/json"}
+
+
+def assert_json_error(reply: Reply, status: int, *words: str) -> str:
+    """The reply is a JSON error with `status` whose message mentions every word."""
+    assert reply.status == status, reply.body
+    assert reply.headers["content-type"].startswith("application/json")
+    message = reply.json()["error"]
+    assert isinstance(message, str) and message
+    assert "Traceback" not in message
+    for word in words:
+        assert word.lower() in message.lower(), message
+    return message
+
+
+def raw_exchange(client: Client, data: bytes, half_close: bool = False) -> bytes:
+    """Send raw bytes on a fresh connection and return the server's answer: up to the end of
+    its Content-Length, or to the connection's end."""
+    with socket.create_connection((client.host, client.port), timeout=30) as sock:
+        sock.sendall(data)
+        if half_close:
+            sock.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+            head, _, body = answer.partition(b"\r\n\r\n")
+            length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+            if length and len(body) >= int(length[1]):
+                break
+    return answer
+
+
+def raw_status_and_json(answer: bytes) -> tuple[int, dict]:
+    """The status code and JSON body of a raw HTTP response."""
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(body)
+
+
+def blank_png(width: int = 280, height: int = 280) -> bytes:
+    """A white canvas with nothing drawn."""
+    return png_bytes(Image.new("L", (width, height), 255))
+
+
+def expected_models() -> list[str]:
+    """The default weight of each model published for MNIST, from the table itself."""
+    table = default_table()
+    return sorted(
+        w.key
+        for w in table.weights()
+        if w.entry["dataset"]["name"] == "mnist" and table.default_tag(w.model) == w.tag
+    )
+
+
+# --- what the API serves ---------------------------------------------------------------------
+
+
+def test_models_are_the_default_mnist_weights(client: Client) -> None:
+    reply = client.get("/api/models")
+    assert reply.status == 200
+    models = reply.json()["models"]
+    keys = [m["key"] for m in models]
+    assert sorted(keys) == expected_models()
+    assert "cnn_mnist.mnist_quick" not in keys and "resnet_mnist.fashion_v1" not in keys
+    table = default_table()
+    for model in models:
+        weight = table.get(model["key"])
+        assert model["accuracy"] == weight.entry["metrics"]["value"]
+        assert model["categories"] == weight.entry["categories"] == [str(d) for d in range(10)]
+        assert model["class"] and model["model"] == weight.model
+    accuracies = [m["accuracy"] for m in models]
+    assert accuracies == sorted(accuracies, reverse=True)
+
+
+def test_predicts_real_mnist_digits_drawn_dark_on_light(client: Client, mnist_digits) -> None:
+    images, labels = mnist_digits
+    correct = dict.fromkeys(expected_models(), 0)
+    for image, label in zip(images, labels, strict=True):
+        reply = client.predict(dark_on_light(image))
+        assert reply.status == 200, reply.body
+        result = reply.json()
+        seen = np.array(result["input"])
+        assert seen.shape == (28, 28) and seen.min() >= 0 and 200 <= seen.max() <= 255
+        # Inverted: the paper became the black background, so the border is dark.
+        assert seen[0].max() == 0 and seen[-1].max() == 0
+        for prediction in result["predictions"]:
+            probabilities = prediction["probabilities"]
+            assert len(probabilities) == 10 and sum(probabilities) == pytest.approx(1, abs=1e-4)
+            assert prediction["top"] == str(int(np.argmax(probabilities)))
+            correct[prediction["model"]] += prediction["top"] == str(label)
+    # 99 %+ models on real test digits, after a round trip through dark-on-light PNGs.
+    assert all(count >= len(labels) - 2 for count in correct.values()), correct
+
+
+def test_api_gives_what_the_predictor_gives_in_process(client: Client, mnist_digits) -> None:
+    images, _ = mnist_digits
+    png = dark_on_light(images[7], scale=6)
+    result = client.predict(png).json()
+    for prediction in result["predictions"]:
+        predictor = Predictor.from_pretrained(prediction["model"])
+        seen = predictor.prepare(Image.open(io.BytesIO(png)))
+        assert np.array_equal(seen, np.array(result["input"], dtype=np.uint8))
+        expected = predictor.probabilities(seen[np.newaxis])[0]
+        got = torch.tensor(prediction["probabilities"])
+        assert torch.allclose(got, expected, atol=2e-6)
+
+
+def test_accepts_plain_base64_and_jpeg(client: Client, mnist_digits) -> None:
+    images, labels = mnist_digits
+    plain = base64.b64encode(dark_on_light(images[0])).decode()
+    reply = client.predict(plain)
+    assert reply.status == 200
+    buffer = io.BytesIO()
+    Image.fromarray(255 - images[1]).resize((112, 112)).save(buffer, format="JPEG", quality=90)
+    jpeg = "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
+    reply = client.predict(jpeg)
+    assert reply.status == 200
+    tops = {p["top"] for p in reply.json()["predictions"]}
+    assert tops == {str(labels[1])}
+
+
+def test_weights_table_and_cards(client: Client) -> None:
+    reply = client.get("/api/weights")
+    assert reply.status == 200
+    body = reply.json()
+    table = default_table()
+    published = table.keys()
+    assert [w["key"] for w in body["weights"]] == published
+    assert sorted(body["shown"]) == expected_models()
+    for key in published:
+        assert f"`{key}`" in body["table"]
+    for weight in body["weights"]:
+        card = table.card_path(table.get(weight["key"]))
+        assert weight["card"] == card.read_text(encoding="utf-8")
+        tag = weight["key"].split(".", 1)[1]
+        assert weight["default"] == (table.default_tag(weight["model"]) == tag)
+    curve = next(w["curve"] for w in body["weights"] if w["key"] == "resnet_mnist.mnist_v1")
+    image = client.get(curve)
+    assert image.status == 200 and image.headers["content-type"] == "image/png"
+    assert image.body == table.curve_path(table.get("resnet_mnist.mnist_v1")).read_bytes()
+
+
+# --- bad requests ------------------------------------------------------------------------------
+
+BAD_BODIES = [
+    (b"{not json", 400, ["not valid JSON"]),
+    (b"", 400, ["not valid JSON"]),
+    (b'["data:image/png;base64,AAAA"]', 400, ["JSON object"]),
+    (b'{"picture": "data:image/png;base64,AAAA"}', 400, ["missing field 'image'"]),
+    (b'{"image": 42}', 400, ["must be a string"]),
+    (b'{"image": "data:image/png;base64,@@@notbase64"}', 400, ["base64"]),
+    (b'{"image": "data:text/plain;base64,aGVsbG8="}', 400, ["text/plain", "not an image"]),
+    (b'{"image": "data:image/png,rawbytes"}', 400, ["base64-encoded"]),
+    (b'{"image": "\xff\xfe"}', 400, ["UTF-8"]),
+    (b"[" * 100_000 + b"]" * 100_000, 400, ["not valid JSON"]),
+    (b'{"image": "data:image/png;base64,aGVsbG8gd29ybGQ="}', 422, ["not a PNG"]),
+    (b'{"image": ""}', 422, ["empty"]),
+]
+
+
+@pytest.mark.parametrize(("body", "status", "words"), BAD_BODIES)
+def test_bad_bodies_get_json_errors(client: Client, body: bytes, status: int, words) -> None:
+    assert_json_error(client.request("POST", "/api/predict", body, JSON_HEADERS), status, *words)
+
+
+def test_images_that_cannot_be_used_get_422(client: Client, mnist_digits) -> None:
+    assert_json_error(client.predict(blank_png()), 422, "blank")
+    truncated = dark_on_light(mnist_digits[0][0])[:300]
+    assert_json_error(client.predict(truncated), 422, "truncated")
+    huge = png_bytes(Image.new("L", (3000, 3000), 255))  # a few kB of PNG, 9 megapixels
+    assert len(huge) < MAX_BODY_BYTES
+    assert_json_error(client.predict(huge), 422, "pixel limit")
+
+
+@pytest.mark.parametrize(
+    ("content_type", "words"),
+    [
+        (None, ["application/json", "none"]),
+        ("text/plain", ["application/json", "text/plain"]),
+        ("application/x-www-form-urlencoded", ["application/json"]),
+        ("application/json; charset=latin-1", ["UTF-8"]),
+    ],
+)
+def test_wrong_content_type_gets_415(client: Client, content_type, words) -> None:
+    headers = {"Content-Type": content_type} if content_type else {}
+    body = json.dumps({"image": png_data_url(blank_png())}).encode()
+    reply = client.request("POST", "/api/predict", body, headers)
+    assert_json_error(reply, 415, *words)
+
+
+def test_json_with_utf8_charset_is_accepted(client: Client, mnist_digits) -> None:
+    body = json.dumps({"image": png_data_url(dark_on_light(mnist_digits[0][2]))}).encode()
+    headers = {"Content-Type": "application/json; charset=UTF-8"}
+    assert client.request("POST", "/api/predict", body, headers).status == 200
+
+
+def test_body_over_the_limit_gets_413_before_it_is_sent(client: Client) -> None:
+    head = (
+        "POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {MAX_BODY_BYTES + 1}\r\n\r\n"
+    )
+    status, body = raw_status_and_json(raw_exchange(client, head.encode()))
+    assert status == 413 and f"{MAX_BODY_BYTES:,}" in body["error"]
+
+
+def test_body_over_the_limit_gets_413_when_sent(client: Client) -> None:
+    body = b'{"image": "' + b"A" * MAX_BODY_BYTES + b'"}'
+    try:
+        reply = client.request("POST", "/api/predict", body, JSON_HEADERS)
+    except ConnectionError:
+        pytest.fail("the server reset the connection instead of answering 413")
+    assert_json_error(reply, 413, "limit")
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "words"),
+    [
+        ("", 411, ["Content-Length"]),
+        ("Transfer-Encoding: chunked\r\n", 411, ["chunked"]),
+        ("Content-Length: abc\r\n", 400, ["invalid Content-Length"]),
+        ("Content-Length: -5\r\n", 400, ["invalid Content-Length"]),
+        ("Content-Length: 5\r\nContent-Length: 6\r\n", 400, ["invalid Content-Length"]),
+    ],
+)
+def test_body_length_headers(client: Client, headers: str, status: int, words) -> None:
+    request = (
+        f"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n{headers}\r\n"
+    )
+    answer = raw_exchange(client, request.encode(), half_close=True)
+    code, body = raw_status_and_json(answer)
+    assert code == status and all(w in body["error"] for w in words), body
+
+
+def test_body_shorter_than_its_length_gets_400(client: Client) -> None:
+    request = (
+        b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b'Content-Length: 100\r\n\r\n{"image": "'
+    )
+    code, body = raw_status_and_json(raw_exchange(client, request, half_close=True))
+    assert code == 400 and "shorter" in body["error"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("GET", "/api/predict", "POST"),
+        ("PUT", "/api/predict", "POST"),
+        ("POST", "/api/models", "GET, HEAD"),
+        ("DELETE", "/api/weights", "GET, HEAD"),
+        ("POST", "/", "GET, HEAD"),
+        ("PATCH", "/static/app.js", "GET, HEAD"),
+    ],
+)
+def test_wrong_method_gets_405_with_allow(client: Client, method, path, allow) -> None:
+    reply = client.request(method, path, b"{}" if method != "GET" else None, JSON_HEADERS)
+    assert_json_error(reply, 405, method)
+    assert reply.headers["allow"] == allow
+
+
+@pytest.mark.parametrize("path", ["/nope", "/api", "/api/predict/", "/api/models/x", "/static/"])
+def test_unknown_paths_get_404(client: Client, path: str) -> None:
+    assert_json_error(client.get(path), 404, "no such page")
+    assert_json_error(client.request("POST", path, b"{}", JSON_HEADERS), 404)
+
+
+def test_malformed_requests_get_json_errors(client: Client) -> None:
+    code, body = raw_status_and_json(raw_exchange(client, b"GARBAGE\r\n\r\n"))
+    assert code == 400 and body["error"]
+    code, body = raw_status_and_json(raw_exchange(client, b"BREW /pot HTTP/1.1\r\nHost: x\r\n\r\n"))
+    assert code == 501 and "BREW" in body["error"]
+    long_line = b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n"
+    code, body = raw_status_and_json(raw_exchange(client, long_line))
+    assert code == 414
+
+
+def test_server_keeps_serving_after_bad_requests(client: Client, mnist_digits) -> None:
+    images, labels = mnist_digits
+    client.request("POST", "/api/predict", b"{broken", JSON_HEADERS)
+    client.predict(blank_png())
+    client.predict("data:image/png;base64,!!!")
+    raw_exchange(client, b"\x00\x01\x02 garbage\r\n\r\n")
+    raw_exchange(client, b"POST /api/predict HTTP/1.1\r\nContent-Length: 50\r\n\r\n{", True)
+    reply = client.predict(dark_on_light(images[3]))
+    assert reply.status == 200
+    assert {p["top"] for p in reply.json()["predictions"]} == {str(labels[3])}
+
+
+def test_concurrent_requests_all_succeed_and_agree(client: Client, mnist_digits) -> None:
+    images, _ = mnist_digits
+    pngs = [dark_on_light(images[i]) for i in range(4)]
+    jobs = [i % 4 for i in range(32)]
+
+    def ask(i: int) -> tuple[int, Reply]:
+        return i, client.predict(pngs[i])
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        replies = list(pool.map(ask, jobs))
+    assert all(reply.status == 200 for _, reply in replies)
+    by_image: dict[int, set[str]] = {}
+    for i, reply in replies:
+        by_image.setdefault(i, set()).add(reply.body.decode())
+    assert all(len(bodies) == 1 for bodies in by_image.values())
+    assert len({next(iter(b)) for b in by_image.values()}) == 4
+
+
+# --- the page's files ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type"),
+    [
+        ("/", "text/html"),
+        ("/index.html", "text/html"),
+        ("/static/app.js", "text/javascript"),
+        ("/static/markdown.js", "text/javascript"),
+        ("/static/style.css", "text/css"),
+        ("/static/favicon.svg", "image/svg+xml"),
+        ("/api/models?cache=1", "application/json"),
+    ],
+)
+def test_static_files_with_types_and_security_headers(client: Client, path, content_type) -> None:
+    reply = client.get(path)
+    assert reply.status == 200
+    assert reply.headers["content-type"].startswith(content_type)
+    assert reply.headers["x-content-type-options"] == "nosniff"
+    assert "default-src 'none'" in reply.headers["content-security-policy"]
+    assert int(reply.headers["content-length"]) == len(reply.body) > 0
+    assert "Python" not in reply.headers["server"]
+
+
+def test_head_gives_headers_without_body(client: Client) -> None:
+    reply = client.request("HEAD", "/static/app.js")
+    assert reply.status == 200 and reply.body == b""
+    assert int(reply.headers["content-length"]) == len(client.get("/static/app.js").body)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/static/../../pyproject.toml",
+        "/static/../server.py",
+        "/static/%2e%2e/%2e%2e/pyproject.toml",
+        "/static/%2e%2e%2f%2e%2e%2fpyproject.toml",
+        "/static/..%2f..%2fpyproject.toml",
+        "/static/..%5c..%5cpyproject.toml",
+        "/static//etc/passwd",
+        "/static/%2fetc%2fpasswd",
+        "/../pyproject.toml",
+        "/static/app.js/../../server.py",
+        "/curves/../published.json",
+        "/curves/..%2f..%2fpyproject.toml.png",
+        "/curves/nope.png",
+        "/static/app.js%00.png",
+    ],
+)
+def test_no_directory_traversal(client: Client, path: str) -> None:
+    assert_json_error(client.get(path), 404)
+
+
+# --- the command -----------------------------------------------------------------------------
+
+
+def test_busy_port_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert serve_command(["--port", str(port)]) == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
+
+
+def test_bad_port_is_a_usage_error() -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        serve_command(["--port", "70000"])
+    assert exit_info.value.code == 2
+
+
+def test_models_still_loading_gets_503() -> None:
+    httpd = ZooServer("127.0.0.1", 0, None)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        client = Client(*httpd.server_address[:2])
+        assert_json_error(client.get("/api/models"), 503, "loading")
+        assert client.get("/").status == 200
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.mark.slow
+def test_zoo_serve_command_serves_the_page() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "zoo", "serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = process.stdout.readline()
+        assert line.startswith("zoo serve: http://127.0.0.1:"), line + process.stderr.read()
+        url = line.split()[2]
+        host, port = url.removeprefix("http://").rstrip("/").split(":")
+        reply = Client(host, int(port)).get("/api/models")
+        assert reply.status == 200 and sorted(m["key"] for m in reply.json()["models"]) == (
+            expected_models()
+        )
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import lightning as L
+import pytest
 import torch
 
 import zoo
-from zoo.callbacks import ZooCheckpoint
+from zoo.callbacks import TrainingCurves, ZooCheckpoint
 from zoo.data import TensorBatchLoader
 
 
@@ -26,3 +27,32 @@ def test_last_checkpoint_holds_the_final_step_when_accuracy_stalls(tmp_path: Pat
     assert len(list(tmp_path.glob("best-*.ckpt"))) == 1
     saved = torch.load(tmp_path / "last.ckpt", weights_only=True)
     assert saved["global_step"] == trainer.global_step == 12
+
+
+class _StepLosses(L.Callback):
+    def __init__(self) -> None:
+        self.losses: list[float] = []
+        self.saved_mid_epoch: dict | None = None
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:  # type: ignore[no-untyped-def]
+        self.losses.append(outputs["loss"].item())
+        if trainer.global_step == 6:
+            self.saved_mid_epoch = trainer.callbacks[0].state_dict()
+
+
+def test_training_curves_keep_every_step_loss(tmp_path: Path) -> None:
+    x, y = torch.randn(64, 1, 28, 28), torch.randint(0, 10, (64,))
+    curves, probe = TrainingCurves(dirpath=tmp_path), _StepLosses()
+    trainer = L.Trainer(
+        max_epochs=2, accelerator="cpu", logger=False, enable_progress_bar=False,
+        enable_model_summary=False, enable_checkpointing=False, callbacks=[curves, probe],
+        default_root_dir=tmp_path,
+    )  # fmt: skip
+    loader = TensorBatchLoader((x, y), batch_size=16)
+    trainer.fit(zoo.CNNMNIST(), train_dataloaders=loader, val_dataloaders=loader)
+    points = curves.history["train/loss"]
+    assert [x for x, _ in points] == [0.25 * step for step in range(1, 9)]
+    assert [v for _, v in points] == pytest.approx(probe.losses)
+    # A checkpoint taken mid-epoch holds the losses so far.
+    assert len(probe.saved_mid_epoch["history"]["train/loss"]) == 6
+    assert (tmp_path / "plots" / "curves.png").is_file()

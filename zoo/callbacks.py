@@ -152,6 +152,9 @@ class TrainingCurves(L.Callback):
         self.dirpath = dirpath
         self.beta = beta
         self.history: dict[str, list[tuple[float, float]]] = defaultdict(list)
+        # Step losses stay tensors until the epoch ends: `.item()` every step would make the
+        # host wait for the device each step.
+        self._losses: list[tuple[float, Tensor]] = []
         self.path: Path | None = None
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
@@ -179,10 +182,18 @@ class TrainingCurves(L.Callback):
         """Record this step's training loss."""
         loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
         if isinstance(loss, Tensor) and trainer.is_global_zero:
-            self.history["train/loss"].append((self._epochs(trainer), loss.item()))
+            self._losses.append((self._epochs(trainer), loss.detach()))
+
+    def _flush_losses(self) -> None:
+        if self._losses:
+            steps, losses = zip(*self._losses, strict=True)
+            values = torch.stack(losses).float().cpu().tolist()
+            self.history["train/loss"] += list(zip(steps, values, strict=True))
+            self._losses = []
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        """Record the epoch's training metrics (accuracy/MSE)."""
+        """Record the epoch's training losses and metrics (accuracy/MSE)."""
+        self._flush_losses()
         if trainer.is_global_zero:
             self._record(trainer, "train/")
 
@@ -194,6 +205,7 @@ class TrainingCurves(L.Callback):
     @rank_zero_only
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         """Write the curves PNG and send it to W&B."""
+        self._flush_losses()
         if not self.history or self.path is None or trainer.fast_dev_run:
             return
         metric = getattr(pl_module, "metric_name", "acc")
@@ -207,6 +219,7 @@ class TrainingCurves(L.Callback):
 
     def state_dict(self) -> dict[str, Any]:
         """The history as plain lists (safe for `torch.load(weights_only=True)`)."""
+        self._flush_losses()
         return {"history": {k: [list(p) for p in v] for k, v in self.history.items()}}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:

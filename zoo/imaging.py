@@ -32,10 +32,11 @@ class ImageError(ValueError):
     """An image file that cannot be used, with what was wrong."""
 
 
-def read_image(source: str | Path | bytes) -> Image.Image:
+def read_image(source: str | Path | bytes, max_pixels: int = MAX_PIXELS) -> Image.Image:
     """Open a PNG, JPEG, BMP or WebP file (path or bytes) fully decoded, in its stored orientation.
 
-    Raises `ImageError` for empty, oversized, non-image, truncated or decompression-bomb input.
+    Raises `ImageError` for empty, oversized, non-image, truncated or decompression-bomb input;
+    images over `max_pixels` are refused from the header, before any pixel is decoded.
     """
     data = _read_bytes(source)
     if not data:
@@ -47,9 +48,9 @@ def read_image(source: str | Path | bytes) -> Image.Image:
     except Image.DecompressionBombError as error:
         raise ImageError(f"refused as a possible decompression bomb: {error}") from None
     width, height = image.size
-    if width * height > MAX_PIXELS:
+    if width * height > max_pixels:
         raise ImageError(
-            f"{width}×{height} pixels is over the {MAX_PIXELS:,}-pixel limit "
+            f"{width}×{height} pixels is over the {max_pixels:,}-pixel limit "
             "(a decompression bomb?); scale the image down first"
         )
     return _decode(image)

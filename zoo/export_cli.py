@@ -63,16 +63,17 @@ def load_for_export(
     `checkpoint` loads a Lightning checkpoint of `zoo fit` (without unpickling code).
     """
     from zoo.models import ImageClassifier, model_info
-    from zoo.weights.table import DEFAULT_TAG, WeightError
+    from zoo.weights.table import DEFAULT_TAG, WeightError, split_key
 
-    name, _, tag = spec.partition(".")
+    name, tag = split_key(spec)
+    explicit_tag = tag != DEFAULT_TAG
     info = model_info(name)
     if not issubclass(info.cls, ImageClassifier):
         raise ExportError(
             f"{name} is not an image model ({info.dataset} data); zoo export handles the image "
             f"classifiers: {', '.join(image_models())}"
         )
-    if tag and (random_init or checkpoint):
+    if explicit_tag and (random_init or checkpoint):
         raise ExportError(
             f"{spec} names published weights, which --random-init/--checkpoint replace; "
             f"export {name} instead"
@@ -95,9 +96,9 @@ def load_for_export(
 
     table = default_table()
     try:
-        weight = table.resolve(name, tag or DEFAULT_TAG)
+        weight = table.resolve(name, tag)
     except WeightError as err:
-        if tag:
+        if explicit_tag:
             raise
         raise WeightError(
             f"{err}. To export {name} anyway, pass --random-init (untrained weights) or "

@@ -18,7 +18,7 @@ from torch import Tensor
 
 from zoo.imaging import ImageError, pipeline_for, read_image, to_grey
 from zoo.models.base import ImageClassifier
-from zoo.weights.table import DEFAULT_TAG, Weight, WeightError, WeightTable, default_table
+from zoo.weights.table import Weight, WeightError, WeightTable, default_table, split_key
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 GLOB_CHARACTERS = frozenset("*?[")
@@ -63,8 +63,7 @@ class Predictor:
         from zoo.weights.store import load_weight
 
         table = table or default_table()
-        name, _, tag = spec.partition(".")
-        weight = table.resolve(name, tag or DEFAULT_TAG)
+        weight = table.resolve(*split_key(spec))
         return cls(load_weight(weight, table), weight)
 
     @property

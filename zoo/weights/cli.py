@@ -7,12 +7,7 @@ import json
 import sys
 from typing import Any
 
-from zoo.weights.table import DEFAULT_TAG, WeightError
-
-
-def _split_key(key: str) -> tuple[str, str]:
-    name, _, tag = key.partition(".")
-    return name, tag or DEFAULT_TAG
+from zoo.weights.table import WeightError, split_key
 
 
 def eval_command(argv: list[str]) -> int:
@@ -32,7 +27,7 @@ def eval_command(argv: list[str]) -> int:
 
     try:
         table = default_table()
-        weight = table.resolve(*_split_key(args.weight))
+        weight = table.resolve(*split_key(args.weight))
         model = load_weight(weight, table)
         result = evaluate(model, datamodule_for(weight, args.data_dir))
     except (WeightError, KeyError, FileNotFoundError) as err:

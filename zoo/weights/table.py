@@ -37,6 +37,12 @@ SECTION_KEYS = {
 }  # fmt: skip
 
 
+def split_key(spec: str) -> tuple[str, str]:
+    """`resnet_mnist.fashion_v1` → (model, tag); a bare model name gets the `default` tag."""
+    name, _, tag = spec.partition(".")
+    return name, tag or DEFAULT_TAG
+
+
 class WeightError(ValueError):
     """A published weight that cannot be used: unknown, missing, corrupted or mismatched."""
 

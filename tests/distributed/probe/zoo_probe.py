@@ -37,6 +37,7 @@ class TrainerFacts(Callback):
             "cluster_environment": type(environment).__name__,
             "auto_requeue": getattr(environment, "auto_requeue", None),
             "requeue_signal": str(getattr(environment, "requeue_signal", None)),
+            "callbacks": [type(c).__name__ for c in trainer.callbacks],
             "global_step": trainer.global_step,
             "num_training_batches": trainer.num_training_batches,
             "train_loader_len": len(loader),

@@ -47,7 +47,7 @@ class _EpochEndProbe(L.Callback):
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: zoo.CNNMNIST) -> None:
         metric = pl_module.metrics["train_metric"]
-        self.samples = int(metric.tp + metric.fn)
+        self.samples = int(metric.total)
         self.accuracy = metric.compute()
 
 

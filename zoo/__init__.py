@@ -1,5 +1,6 @@
 """zoo: the models of the course "PyTorch深度学习实践" as fast, tested Lightning modules."""
 
+from zoo.allocator import keep_freed_memory
 from zoo.data import (
     CIFAR10DataModule,
     FashionMNISTDataModule,
@@ -43,5 +44,6 @@ __all__ = [
     "SoftmaxMNIST",
     "TabularDataModule",
     "create_model",
+    "keep_freed_memory",
     "list_models",
 ]

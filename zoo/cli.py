@@ -97,8 +97,10 @@ def serve_command(argv: list[str]) -> int:
 
 def _lightning(subcommand: str, summary: str) -> Command:
     def command(argv: list[str]) -> int:
+        from zoo.allocator import keep_freed_memory
         from zoo.lightning_cli import main as lightning_main
 
+        keep_freed_memory()
         return lightning_main([subcommand, *argv])
 
     command.__doc__ = f"`zoo {subcommand}`: {summary}"

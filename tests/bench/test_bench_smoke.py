@@ -27,6 +27,7 @@ def test_quick_bench_writes_sane_json_markdown_and_png(mnist_dir: Path, tmp_path
     results = json.loads((out / "results.json").read_text())
     assert results["environment"]["quick"] is True
     assert results["environment"]["threads"] == 1
+    assert results["environment"]["freed_memory_kept"] is True
     assert results["environment"]["matmul_peak_gflops"]["before"] > 0
     (model,) = results["models"]
     assert model["model"] == "softmax_mnist"

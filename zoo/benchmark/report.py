@@ -32,7 +32,8 @@ def markdown(results: dict[str, Any]) -> str:
         f"{peak['after']:.1f} after (the % below uses the higher); "
         f"load average {env['load_before']} before, "
         f"{env['load_after']} after; {'quick' if env['quick'] else 'full'} mode, "
-        f"{env['repeats']} repeat(s) of {env['fraction_of_epoch']:g} epoch, medians.",
+        f"{env['repeats']} repeat(s) of {env['fraction_of_epoch']:g} epoch, medians; "
+        f"freed memory {'kept' if env.get('freed_memory_kept') else 'returned'} (all paths).",
         "",
         "## Training, per epoch of 60,000 images",
         "",

@@ -18,6 +18,7 @@ from typing import Any
 import lightning as L
 import torch
 
+from zoo.allocator import keep_freed_memory
 from zoo.benchmark.course import COURSE_BATCH_SIZE
 from zoo.benchmark.inference import measure_inference
 from zoo.benchmark.loops import (
@@ -237,6 +238,8 @@ def _targets(results: dict[str, Any]) -> list[dict[str, Any]]:
 def run_benchmark(config: BenchConfig, say: Callable[[str], None] = print) -> dict[str, Any]:
     """Every measurement of one `zoo bench` run, as a JSON-ready dict."""
     device = config.device
+    # For every path alike, the course's loop included: see zoo.allocator.
+    freed_memory_kept = keep_freed_memory()
     environment: dict[str, Any] = {
         "torch": torch.__version__,
         "lightning": L.__version__,
@@ -250,6 +253,7 @@ def run_benchmark(config: BenchConfig, say: Callable[[str], None] = print) -> di
         "load_before": load_average(),
         "cpu": platform.processor() or platform.machine(),
         "data_copies": "1 (tensor-resident, no DataLoader workers)",
+        "freed_memory_kept": freed_memory_kept,
     }
     if device.type == "cuda":
         environment["gpu"] = torch.cuda.get_device_name(device)

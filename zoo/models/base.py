@@ -58,6 +58,7 @@ class ZooModule(L.LightningModule):
         # ModuleDict keys cannot be "train" (nn.Module.train exists), hence the suffix.
         self.metrics = nn.ModuleDict({f"{stage}_metric": self.make_metric() for stage in STAGES})
         self._train_metric_logged = False
+        self._resumed_schedule_steps: int | None = None
 
     def __setattr__(self, name: str, value: Any) -> None:
         # Lightning sets `_current_fx_name` before and after each of the dozen hooks it calls
@@ -153,7 +154,28 @@ class ZooModule(L.LightningModule):
     def configure_optimizers(self) -> Any:
         """The optimizer named by the hyperparameters, with its per-step schedule if any."""
         steps = self.trainer.estimated_stepping_batches if self.hparams.scheduler != "none" else 0
+        self._check_resumed_schedule(int(steps))
         return self.optimizer_config(int(steps))
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Note how many steps the checkpoint's LR schedule spans (checked before training)."""
+        if self._trainer is None:  # load_from_checkpoint: weights only, no run being resumed
+            return
+        schedules = checkpoint.get("lr_schedulers") or [{}]
+        self._resumed_schedule_steps = schedules[0].get("total_steps", schedules[0].get("T_max"))
+
+    def _check_resumed_schedule(self, steps: int) -> None:
+        # Resuming restores the schedule's own length, so a run made longer would crash at the
+        # old end (one-cycle) or swing the LR back up (cosine) hours in. Refuse it up front.
+        resumed, self._resumed_schedule_steps = self._resumed_schedule_steps, None
+        if resumed is None or self.hparams.scheduler == "none" or resumed == steps:
+            return
+        raise ValueError(
+            f"the checkpoint's {self.hparams.scheduler} LR schedule spans {resumed} steps, but "
+            f"this run's settings give {steps}. A schedule cannot be stretched on resume: resume "
+            "with the max_epochs/max_steps, batch size and limit_train_batches the run started "
+            "with, or start a new run."
+        )
 
     def optimizer_config(self, steps: int) -> Any:
         """`configure_optimizers`' answer for a run of `steps` optimizer steps.

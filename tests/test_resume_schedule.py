@@ -20,7 +20,8 @@ def _trainer(root: Path, **kwargs) -> L.Trainer:
 
 
 def _one_epoch_checkpoint(mnist_dir: Path, tmp_path: Path, scheduler: str) -> Path:
-    """A checkpoint after 1 epoch of 3 steps, with its 3-step LR schedule."""
+    """A checkpoint after 1 epoch of 3 steps, with its 3-step LR schedule (a shorter resumed run
+    is allowed; tests/distributed/test_slurm_script.py resumes one)."""
     L.seed_everything(0, verbose=False)
     trainer = _trainer(tmp_path / "first", max_epochs=1)
     model = zoo.CNNMNIST(lr=0.05, momentum=0.9, scheduler=scheduler)

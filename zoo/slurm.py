@@ -5,7 +5,8 @@ signal handler. Saving is a collective under DDP, and the handler runs wherever 
 happens to be, so one rank's save can meet another rank's gradient all-reduce and hang the job
 (seen here as a job that never requeued). `SlurmRequeue` only notes the signal in the handler;
 every few steps the ranks agree whether any of them was signalled, and then all save the same
-step together and rank 0 asks SLURM to requeue the job. Training continues until SLURM stops it.
+step together and rank 0 asks SLURM to requeue the job. Training continues until SLURM stops it;
+SIGTERM, likewise, is only noted in the handler.
 """
 
 from __future__ import annotations
@@ -55,6 +56,18 @@ class SlurmRequeue(L.Callback):
         if stage == "fit" and slurm_job_id() is not None:
             signal.signal(self.signum, self._note)
             rank_zero_info(f"SLURM requeue: {signal.Signals(self.signum).name} saves and requeues")
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """In SLURM jobs, replace Lightning's SIGTERM handler with one that only takes note.
+
+        Lightning's handler broadcasts inside the signal handler, which can meet another rank's
+        all-reduce and hang the job instead of ending it (seen here: 3 of 7 runs of the SLURM
+        test). Its training loop already broadcasts rank 0's note before every step, so all
+        ranks still stop together at the next one.
+        """
+        if slurm_job_id() is not None:
+            connector = trainer._signal_connector
+            signal.signal(signal.SIGTERM, lambda *_: setattr(connector, "received_sigterm", True))
 
     def on_train_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,

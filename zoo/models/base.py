@@ -166,15 +166,16 @@ class ZooModule(L.LightningModule):
 
     def _check_resumed_schedule(self, steps: int) -> None:
         # Resuming restores the schedule's own length, so a run made longer would crash at the
-        # old end (one-cycle) or swing the LR back up (cosine) hours in. Refuse it up front.
+        # old end (one-cycle) or swing the LR back up (cosine) hours in. Refuse it up front; a
+        # run made shorter just stops early.
         resumed, self._resumed_schedule_steps = self._resumed_schedule_steps, None
-        if resumed is None or self.hparams.scheduler == "none" or resumed == steps:
+        if resumed is None or self.hparams.scheduler == "none" or steps <= resumed:
             return
         raise ValueError(
             f"the checkpoint's {self.hparams.scheduler} LR schedule spans {resumed} steps, but "
             f"this run's settings give {steps}. A schedule cannot be stretched on resume: resume "
             "with the max_epochs/max_steps, batch size and limit_train_batches the run started "
-            "with, or start a new run."
+            "with (or fewer steps), or start a new run."
         )
 
     def optimizer_config(self, steps: int) -> Any:

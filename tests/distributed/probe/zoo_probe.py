@@ -47,4 +47,7 @@ class TrainerFacts(Callback):
         }
         folder = Path(os.environ["ZOO_PROBE_DIR"])
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"rank{trainer.global_rank}.json").write_text(json.dumps(facts))
+        # Written then renamed: the test polls for these files and must never read half of one.
+        partial = folder / f".rank{trainer.global_rank}.json.partial"
+        partial.write_text(json.dumps(facts))
+        partial.replace(folder / f"rank{trainer.global_rank}.json")

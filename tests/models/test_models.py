@@ -185,3 +185,26 @@ def test_hyperparameters_round_trip_through_a_checkpoint(tmp_path) -> None:
     assert num_params(restored) == PARAMS["resnet32_cifar10"]
     for a, b in zip(model.state_dict().values(), restored.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b)
+
+
+def test_resnet_mnist_pooling_before_relu_matches_the_course_order_exactly() -> None:
+    torch.manual_seed(0)
+    model = zoo.ResNetMNIST()
+    x = torch.randn(16, 1, 28, 28, requires_grad=True)
+
+    def course_forward(m: zoo.ResNetMNIST, x: torch.Tensor) -> torch.Tensor:
+        x = m.mp(torch.relu(m.conv1(x)))
+        x = m.rblock1(x)
+        x = m.mp(torch.relu(m.conv2(x)))
+        return m.fc(m.rblock2(x).flatten(1))
+
+    ours, course = model(x), course_forward(model, x)
+    assert torch.equal(ours, course)
+    grads = [torch.autograd.grad(out.sum(), x)[0] for out in (ours, course)]
+    assert torch.equal(*grads)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "adamw"])
+def test_optimizers_use_fused_kernels_on_cpu(optimizer: str) -> None:
+    built = create_model("cnn_mnist", optimizer=optimizer).optimizer_config(10)
+    assert built.defaults["fused"] is True

@@ -220,11 +220,13 @@ class ImageDataModule(TensorDataModule):
 
     def preprocess(self, images: Tensor, seed: int | None = None) -> Tensor:
         """uint8 `(N, C, H, W)` → normalised float; augmented when `seed` is given and enabled."""
-        x = images.float()
+        x = images.to(torch.float32, copy=True)  # normalised in place below
         if seed is not None and self.augment and self.augmentation is not None:
             x = self.augmentation(x, seed)
         scale, shift = self._normaliser(x.device)
-        return channels_last(torch.addcmul(shift, x, scale))
+        # In place: 3x (one channel) to 25x (three) faster on CPU than `addcmul` with broadcast
+        # operands.
+        return channels_last(x.mul_(scale).add_(shift))
 
     def _normaliser(self, device: torch.device) -> tuple[Tensor, Tensor]:
         # (x / 255 - mean) / std folded into one multiply-add, cached per device.

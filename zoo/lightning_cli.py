@@ -37,11 +37,14 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveCon
 
 from zoo.callbacks import MetricsProgressBar, PredictionReport, TrainingCurves, ZooCheckpoint
 from zoo.models.base import ZooModule
+from zoo.weights.table import atomic_write
 
 DEFAULT_ROOT = "runs"
 WANDB_PROJECT = "zoo"
 VERSION_ENV = "ZOO_RUN_VERSION"
 """Set by rank 0 so that the DDP processes it launches write into the same run directory."""
+WANDB_RUN_ID_FILE = "wandb_run_id"
+"""In a run directory: the id of the W&B run that `zoo fit` logged there, for resumes to reuse."""
 
 DESCRIPTION = """\
 Train, validate, test or predict with any zoo model and DataModule, configured by YAML recipes.
@@ -342,6 +345,8 @@ class ZooCLI(LightningCLI):
                 args.name = f"{config.name}/{config.version}"
             if "group" in args and args.group is None:
                 args.group = config.name
+            if args.get("id") is None and args.get("version") is None:
+                args.id = self._resumed_wandb_id(config)
             if not args.get("offline") and wandb_offline():
                 args.offline = True
                 os.environ.setdefault("WANDB_SILENT", "true")
@@ -352,6 +357,23 @@ class ZooCLI(LightningCLI):
                 args.name = config.name
             if args.get("version") is None:
                 args.version = config.version
+
+    def _resumed_wandb_id(self, config: Namespace) -> str | None:
+        """The W&B run that trained this run directory, when `fit` resumes from a checkpoint."""
+        assert self.run_dir is not None
+        record = self.run_dir / WANDB_RUN_ID_FILE
+        if self.subcommand != "fit" or not config.get("ckpt_path") or not record.is_file():
+            return None
+        return record.read_text().strip() or None
+
+    def before_fit(self) -> None:
+        """Note the W&B run's id in the run directory: `--ckpt_path` resumes continue that run."""
+        if self.run_dir is None or _process_rank() > 0:
+            return
+        for logger in self.trainer.loggers:
+            if isinstance(logger, lightning.pytorch.loggers.WandbLogger):
+                run_id = logger.experiment.id
+                atomic_write(self.run_dir / WANDB_RUN_ID_FILE, f"{run_id}\n".encode())
 
 
 def _finish_wandb(failed: bool) -> None:

@@ -107,3 +107,29 @@ def test_resume_from_last_continues_the_run(runs: Path, mnist_dir: Path, one_thr
     assert second.trainer.global_step == 6
     third = fit(runs, *args, "--trainer.max_epochs", "1")
     assert third.run_dir.name == "version_1"
+
+
+def test_resumed_fit_continues_its_wandb_run(
+    runs: Path, mnist_dir: Path, one_thread, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)  # offline: W&B's own run files
+    args = [
+        "--config", recipe("resnet_mnist.yaml"), "--model.init_args.scheduler", "none",
+        "--trainer.limit_train_batches", "3", "--trainer.limit_val_batches", "1",
+        "--trainer.log_every_n_steps", "1", "--data.init_args.val_size", "100",
+    ]  # fmt: skip
+    first = fit(runs, *args, "--trainer.max_epochs", "1")
+    run_id = (first.run_dir / "wandb_run_id").read_text().strip()
+    second = fit(runs, *args, "--trainer.max_epochs", "2", "--ckpt_path", "last")
+    assert second.run_dir == first.run_dir
+    assert (first.run_dir / "wandb_run_id").read_text().strip() == run_id
+    parts = sorted((first.run_dir / "wandb").glob("offline-run-*"))
+    assert [p.name.rsplit("-", 1)[1] for p in parts] == [run_id, run_id]
+    steps = []
+    for part in parts:
+        rows = wandb_records.history(wandb_records.wait_for_exit(next(part.glob("run-*.wandb"))))
+        steps.append([r["trainer/global_step"] for r in rows if "train/loss" in r])
+    assert len(steps[0]) == 3 and len(steps[1]) == 3
+    assert min(steps[1]) > max(steps[0])  # the resumed run carries on the same curve
+    fresh = fit(runs, *args, "--trainer.max_epochs", "1")
+    assert (fresh.run_dir / "wandb_run_id").read_text().strip() != run_id

@@ -17,6 +17,7 @@ offline when no API key is configured (sync later with `wandb sync`).
 
 from __future__ import annotations
 
+import csv
 import importlib
 import inspect
 import logging
@@ -33,7 +34,9 @@ import lightning as L
 import lightning.pytorch.loggers
 import yaml
 from jsonargparse import Namespace
+from lightning.fabric.loggers.logger import rank_zero_experiment
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
+from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 
 from zoo.callbacks import MetricsProgressBar, PredictionReport, TrainingCurves, ZooCheckpoint
 from zoo.models.base import ZooModule
@@ -183,6 +186,37 @@ class WandbLogger(lightning.pytorch.loggers.WandbLogger):
         super().__init__(**kwargs)
         if self._wandb_init.get("anonymous") is None:
             self._wandb_init.pop("anonymous", None)
+
+
+class _KeepingCSVWriter(ExperimentWriter):
+    """Lightning's CSV writer, continuing an existing `metrics.csv` instead of deleting it."""
+
+    def _check_log_dir_exists(self) -> None:
+        if self._fs.isfile(self.metrics_file_path):
+            with self._fs.open(self.metrics_file_path, "r", newline="") as file:
+                self.metrics_keys = next(csv.reader(file), [])
+
+
+class CSVLogger(lightning.pytorch.loggers.CSVLogger):
+    """Lightning's `CSVLogger`; with `keep_existing`, new rows go after the run's earlier ones.
+
+    Lightning's writer deletes an existing `metrics.csv` when it starts, so resuming a run (or
+    testing its checkpoint) in the same directory would lose every row logged before. zoo's CLI
+    sets `keep_existing` whenever it is given a `--ckpt_path`.
+    """
+
+    def __init__(self, keep_existing: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.keep_existing = keep_existing
+
+    @property
+    @rank_zero_experiment
+    def experiment(self) -> ExperimentWriter:
+        """The writer; one that continues the existing file under `keep_existing`."""
+        if self._experiment is None and self.keep_existing:
+            self._fs.makedirs(self.root_dir, exist_ok=True)
+            self._experiment = _KeepingCSVWriter(log_dir=self.log_dir)
+        return super().experiment
 
 
 class ZooArgumentParser(LightningArgumentParser):
@@ -357,6 +391,8 @@ class ZooCLI(LightningCLI):
                 args.name = config.name
             if args.get("version") is None:
                 args.version = config.version
+            if "keep_existing" in args and config.get("ckpt_path"):
+                args.keep_existing = True
 
     def _resumed_wandb_id(self, config: Namespace) -> str | None:
         """The W&B run that trained this run directory, when `fit` resumes from a checkpoint."""

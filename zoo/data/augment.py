@@ -36,10 +36,11 @@ def _affine_grid(cos: Tensor, sin: Tensor, shift: Tensor, images: Tensor) -> Ten
     # Pixel centres in [-1, 1] coordinates, where the whole image spans 2 units.
     xs = ((torch.arange(w, device=device, dtype=dtype) * 2 + 1) / w - 1).view(1, 1, w)
     ys = ((torch.arange(h, device=device, dtype=dtype) * 2 + 1) / h - 1).view(1, h, 1)
-    cos, sin = cos.to(device, dtype).view(n, 1, 1), sin.to(device, dtype).view(n, 1, 1)
-    shift = shift.to(device, dtype).view(n, 2, 1, 1)
-    x = cos * xs - sin * ys + shift[:, 0]
-    y = sin * xs + cos * ys + shift[:, 1]
+    # One host-to-device copy for all the batch's parameters.
+    params = torch.stack([cos, sin, shift[:, 0], shift[:, 1]]).to(device, dtype)
+    cos, sin, dx, dy = params.view(4, n, 1, 1)
+    x = cos * xs - sin * ys + dx
+    y = sin * xs + cos * ys + dy
     return torch.stack([x, y], dim=-1)
 
 

@@ -34,11 +34,17 @@ def _sgd(lr: float) -> dict[str, Any]:
 RECIPES: dict[str, Recipe] = {
     recipe.model: recipe
     for recipe in (
-        Recipe("softmax_mnist", batch_size=512, hparams=_sgd(0.2)),
+        # Rate 0.1: 95.7-96.2 % test accuracy after two epochs (seeds 0-4). At 0.2, seed 1 of
+        # seeds 0-3 collapsed to chance (9.8 %) in the first epoch.
+        Recipe("softmax_mnist", batch_size=512, hparams=_sgd(0.1)),
         Recipe("cnn_mnist", batch_size=256, hparams=_sgd(0.1)),
-        Recipe("inception_mnist", batch_size=256, hparams=_sgd(0.1)),
-        # Batch 256 at twice the rate: 99.19 % test accuracy after two epochs (seeds 0 and 1),
-        # as at batch 128 with rate 0.1 (99.20 %, 99.18 %), with epochs ~14 % shorter.
+        # Without batch norm, InceptionMNIST blows up (NaN loss) once the rate passes ~0.02 early
+        # in a two-epoch run: at peak rate 0.1 seed 0 did, at 0.05 seeds 3 and 4. At 0.02 seeds
+        # 0-4 reach 97.9-98.2 % test accuracy after two epochs.
+        Recipe("inception_mnist", batch_size=256, hparams=_sgd(0.02)),
+        # Batch 256 at twice the rate: 99.19, 99.19, 98.91, 99.14 % test accuracy after two
+        # epochs (seeds 0-3); batch 128 at rate 0.1: 99.20, 99.18 % (seeds 0-1), epochs ~14 %
+        # longer.
         Recipe("resnet_mnist", batch_size=256, hparams=_sgd(0.2), epochs=2),
     )
 }

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import zoo
-from zoo.callbacks import TrainingCurves, ZooCheckpoint
+from zoo.callbacks import TrainingCurves, TrainingDiverged, ZooCheckpoint
 from zoo.data import TensorBatchLoader
 
 
@@ -27,6 +27,26 @@ def test_last_checkpoint_holds_the_final_step_when_accuracy_stalls(tmp_path: Pat
     assert len(list(tmp_path.glob("best-*.ckpt"))) == 1
     saved = torch.load(tmp_path / "last.ckpt", weights_only=True)
     assert saved["global_step"] == trainer.global_step == 12
+
+
+def test_a_diverged_run_stops_before_saving_nan_weights(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    x, y = torch.randn(64, 1, 28, 28), torch.randint(0, 10, (64,))
+    # At this rate the weights overflow to inf/NaN on the third step.
+    model = zoo.SoftmaxMNIST(lr=1e3)
+    checkpoint = ZooCheckpoint(dirpath=tmp_path, last_every_n_steps=1)
+    trainer = L.Trainer(
+        max_epochs=5, accelerator="cpu", logger=False, enable_progress_bar=False,
+        enable_model_summary=False, callbacks=[checkpoint], default_root_dir=tmp_path,
+    )  # fmt: skip
+    loader = TensorBatchLoader((x, y), batch_size=16)
+    with pytest.raises(TrainingDiverged, match=r"lower learning rate \(--model.init_args.lr, "):
+        trainer.fit(model, train_dataloaders=loader, val_dataloaders=loader)
+    assert not all(p.isfinite().all() for p in model.parameters())
+    # The last checkpoint is the last finite state, saved the step before the run diverged.
+    saved = torch.load(tmp_path / "last.ckpt", weights_only=True)
+    assert 0 < saved["global_step"] < trainer.global_step
+    assert all(w.isfinite().all() for w in saved["state_dict"].values())
 
 
 class _StepLosses(L.Callback):

@@ -1,7 +1,8 @@
 """Lightning callbacks the `zoo` command adds to every run.
 
 * `ZooCheckpoint`: the best model by a metric plus a `last.ckpt` that is also refreshed every few
-  hundred steps, so a killed run loses little.
+  hundred steps, so a killed run loses little; a run whose weights turned NaN stops with
+  `TrainingDiverged` instead of saving them over good checkpoints.
 * `MetricsProgressBar`: Rich progress bar showing the loss and accuracy being logged.
 * `TrainingCurves`: loss/accuracy per epoch, raw and exponentially smoothed, as a PNG after fit.
 * `PredictionReport`: confusion matrix and a grid of sample predictions for the validation set
@@ -31,6 +32,25 @@ from zoo.models.base import BinaryClassifier, ImageClassifier
 from zoo.plots import confusion_matrix, plot_confusion_matrix, plot_curves, plot_prediction_grid
 
 
+class TrainingDiverged(RuntimeError):
+    """The weights stopped being finite numbers (NaN or infinity): training cannot recover."""
+
+
+def _refuse_diverged(trainer: L.Trainer, dirpath: str | Path | None) -> None:
+    # One host sync per checkpoint, not per step: a diverged run is caught at its next save.
+    module = trainer.lightning_module
+    finite = [p.detach().isfinite().all() for p in module.parameters()]
+    if not finite or torch.stack(finite).all():
+        return
+    lr = module.hparams.get("lr", "?")
+    raise TrainingDiverged(
+        f"training diverged by epoch {trainer.current_epoch}, step {trainer.global_step}: the "
+        f"weights are NaN or infinite, so they were not saved over the checkpoints in "
+        f"{dirpath}. Start again with a lower learning rate (--model.init_args.lr, {lr} in "
+        f"this run) or with gradient clipping (--trainer.gradient_clip_val 1.0)."
+    )
+
+
 class ZooCheckpoint(ModelCheckpoint):
     """`ModelCheckpoint` keeping the best model by `monitor` and a `last.ckpt` refreshed often.
 
@@ -38,6 +58,8 @@ class ZooCheckpoint(ModelCheckpoint):
     the best model is still chosen after each validation, and independently `last.ckpt` is
     rewritten every `last_every_n_steps` optimizer steps (and at every epoch end), so
     `--ckpt_path last` resumes a killed run close to where it stopped (mid-epoch included).
+    Before every save the weights are checked: NaN or infinite ones raise `TrainingDiverged`
+    instead of overwriting the last finite checkpoint.
 
     Args:
         dirpath: where checkpoints go; the `zoo` command sets `runs/<name>/<version>/checkpoints`.
@@ -82,8 +104,14 @@ class ZooCheckpoint(ModelCheckpoint):
             return
         candidates = {"epoch": torch.tensor(trainer.current_epoch), "step": torch.tensor(step)}
         self.last_model_path = self.format_checkpoint_name(candidates, self.CHECKPOINT_NAME_LAST)
-        # Every rank calls this (the strategy writes on rank 0 and synchronises).
+        # Every rank calls this (the strategy writes on rank 0 and synchronises); DDP keeps the
+        # weights identical on every rank, so all of them refuse a diverged run together.
+        _refuse_diverged(trainer, self.dirpath)
         trainer.save_checkpoint(self.last_model_path, self.save_weights_only)
+
+    def _save_checkpoint(self, trainer: L.Trainer, filepath: str) -> None:
+        _refuse_diverged(trainer, self.dirpath)
+        super()._save_checkpoint(trainer, filepath)
 
     # Lightning 2.6 refreshes `last.ckpt` at an epoch's end only when a new best was saved; resume
     # and publishing need the final state, so it is written whenever nothing was saved yet.

@@ -39,7 +39,13 @@ from lightning.fabric.loggers.logger import rank_zero_experiment
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 
-from zoo.callbacks import MetricsProgressBar, PredictionReport, TrainingCurves, ZooCheckpoint
+from zoo.callbacks import (
+    MetricsProgressBar,
+    PredictionReport,
+    TrainingCurves,
+    TrainingDiverged,
+    ZooCheckpoint,
+)
 from zoo.models.base import ZooModule
 from zoo.weights.table import atomic_write
 
@@ -451,4 +457,7 @@ def main(args: Sequence[str] | None = None) -> int:
     except ConfigError as err:
         print(f"zoo: error: {err}", file=sys.stderr)
         return 2
+    except TrainingDiverged as err:
+        print(f"zoo: error: {err}", file=sys.stderr)
+        return 1
     return 0

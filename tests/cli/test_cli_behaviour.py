@@ -115,6 +115,18 @@ def test_bad_hyperparameter_is_one_clear_error(runs: Path, capsys) -> None:
     assert not runs.exists()
 
 
+def test_a_diverged_run_is_one_clear_error(runs: Path, capsys) -> None:
+    code = zoo_main([
+        "fit", "--config", recipe("softmax_mnist.yaml"), *SHORT, "--model.init_args.lr", "1e6",
+        "--trainer.limit_train_batches", "20", "--checkpoint.last_every_n_steps", "1",
+        "--trainer.default_root_dir", str(runs),
+    ])  # fmt: skip
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "zoo: error: training diverged" in err and "Traceback" not in err
+    assert "--model.init_args.lr, 1000000.0 in this run" in err
+
+
 def test_best_without_a_run_is_one_clear_error(runs: Path, capsys) -> None:
     code = zoo_main([
         "test", "--config", recipe("logistic_regression.yaml"), "--ckpt_path", "best",

@@ -11,19 +11,27 @@ import torch
 import zoo
 from zoo.callbacks import TrainingCurves, TrainingDiverged, ZooCheckpoint
 from zoo.data import TensorBatchLoader
+from zoo.models import ImageClassifier
 
 
-def test_last_checkpoint_holds_the_final_step_when_accuracy_stalls(tmp_path: Path) -> None:
+def _fit_checkpointed(
+    model: ImageClassifier, checkpoint: ZooCheckpoint, tmp_path: Path, max_epochs: int
+) -> L.Trainer:
+    """The Trainer after fitting `model` on 64 random images (4 steps an epoch)."""
     x, y = torch.randn(64, 1, 28, 28), torch.randint(0, 10, (64,))
-    # A vanishing learning rate keeps val/acc flat, so no epoch after the first is a "best".
-    model = zoo.CNNMNIST(lr=1e-12)
-    checkpoint = ZooCheckpoint(dirpath=tmp_path, last_every_n_steps=0)
     trainer = L.Trainer(
-        max_epochs=3, accelerator="cpu", logger=False, enable_progress_bar=False,
+        max_epochs=max_epochs, accelerator="cpu", logger=False, enable_progress_bar=False,
         enable_model_summary=False, callbacks=[checkpoint], default_root_dir=tmp_path,
     )  # fmt: skip
     loader = TensorBatchLoader((x, y), batch_size=16)
     trainer.fit(model, train_dataloaders=loader, val_dataloaders=loader)
+    return trainer
+
+
+def test_last_checkpoint_holds_the_final_step_when_accuracy_stalls(tmp_path: Path) -> None:
+    # A vanishing learning rate keeps val/acc flat, so no epoch after the first is a "best".
+    checkpoint = ZooCheckpoint(dirpath=tmp_path, last_every_n_steps=0)
+    trainer = _fit_checkpointed(zoo.CNNMNIST(lr=1e-12), checkpoint, tmp_path, max_epochs=3)
     assert len(list(tmp_path.glob("best-*.ckpt"))) == 1
     saved = torch.load(tmp_path / "last.ckpt", weights_only=True)
     assert saved["global_step"] == trainer.global_step == 12
@@ -31,21 +39,15 @@ def test_last_checkpoint_holds_the_final_step_when_accuracy_stalls(tmp_path: Pat
 
 def test_a_diverged_run_stops_before_saving_nan_weights(tmp_path: Path) -> None:
     torch.manual_seed(0)
-    x, y = torch.randn(64, 1, 28, 28), torch.randint(0, 10, (64,))
     # At this rate the weights overflow to inf/NaN on the third step.
     model = zoo.SoftmaxMNIST(lr=1e3)
     checkpoint = ZooCheckpoint(dirpath=tmp_path, last_every_n_steps=1)
-    trainer = L.Trainer(
-        max_epochs=5, accelerator="cpu", logger=False, enable_progress_bar=False,
-        enable_model_summary=False, callbacks=[checkpoint], default_root_dir=tmp_path,
-    )  # fmt: skip
-    loader = TensorBatchLoader((x, y), batch_size=16)
     with pytest.raises(TrainingDiverged, match=r"lower learning rate \(--model.init_args.lr, "):
-        trainer.fit(model, train_dataloaders=loader, val_dataloaders=loader)
+        _fit_checkpointed(model, checkpoint, tmp_path, max_epochs=5)
     assert not all(p.isfinite().all() for p in model.parameters())
-    # The last checkpoint is the last finite state, saved the step before the run diverged.
+    # The last checkpoint is the last finite state, saved before the run diverged.
     saved = torch.load(tmp_path / "last.ckpt", weights_only=True)
-    assert 0 < saved["global_step"] < trainer.global_step
+    assert 0 < saved["global_step"] < 5 * 4
     assert all(w.isfinite().all() for w in saved["state_dict"].values())
 
 

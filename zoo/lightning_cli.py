@@ -38,6 +38,7 @@ from jsonargparse import Namespace
 from lightning.fabric.loggers.logger import rank_zero_experiment
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
+from lightning.pytorch.utilities import rank_zero_only
 
 from zoo.callbacks import (
     MetricsProgressBar,
@@ -458,6 +459,7 @@ def main(args: Sequence[str] | None = None) -> int:
         print(f"zoo: error: {err}", file=sys.stderr)
         return 2
     except TrainingDiverged as err:
-        print(f"zoo: error: {err}", file=sys.stderr)
+        if rank_zero_only.rank == 0:  # under DDP every rank stops here; one message is enough
+            print(f"zoo: error: {err}", file=sys.stderr)
         return 1
     return 0

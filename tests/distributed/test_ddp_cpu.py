@@ -107,3 +107,27 @@ def test_two_gloo_processes_train_one_model(workspace: Workspace) -> None:
     (_, logged_loss), = history["val/loss"]  # fmt: skip
     assert logged_accuracy == pytest.approx(accuracy, abs=1e-6)
     assert logged_loss == pytest.approx(loss, rel=1e-4)
+
+
+@pytest.mark.slow
+def test_a_diverged_ddp_run_stops_every_rank_with_one_message(workspace: Workspace) -> None:
+    command = [
+        str(ZOO), "fit",
+        "--config", str(REPO / "recipes" / "softmax_mnist.yaml"),
+        "--config", str(REPO / "recipes" / "trainer" / "ddp_cpu.yaml"),
+        "--trainer.default_root_dir", str(workspace.runs),
+        "--data.data_dir", str(workspace.data),
+        "--model.init_args.lr", "1e6",
+        "--checkpoint.last_every_n_steps", "1",
+        "--trainer.max_epochs", "1",
+        "--trainer.limit_train_batches", "20",
+        "--trainer.logger", "false",
+        *QUICK,
+    ]  # fmt: skip
+    # Both ranks hold the same NaN weights, so both refuse the same save: no rank waits forever.
+    done = subprocess.run(
+        command, cwd=workspace.root, env=workspace.env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 1, done.stderr[-4000:]
+    assert done.stderr.count("zoo: error: training diverged") == 1, done.stderr[-4000:]
+    assert "Traceback" not in done.stderr

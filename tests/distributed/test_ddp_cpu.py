@@ -34,25 +34,33 @@ def evaluate(checkpoint: dict, config: dict, data_dir: Path) -> tuple[float, flo
     return (logits.argmax(1) == labels).float().mean().item(), loss.item()
 
 
-@pytest.mark.slow
-def test_two_gloo_processes_train_one_model(workspace: Workspace) -> None:
-    ws = workspace
+def fit_ddp(ws: Workspace, recipe: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`zoo fit` of `recipes/<recipe>` with the two-process `ddp_cpu` preset, in `ws.root`."""
     command = [
         str(ZOO), "fit",
-        "--config", str(REPO / "recipes" / "cnn_mnist.yaml"),
+        "--config", str(REPO / "recipes" / recipe),
         "--config", str(REPO / "recipes" / "trainer" / "ddp_cpu.yaml"),
         "--trainer.default_root_dir", str(ws.runs),
         "--data.data_dir", str(ws.data),
+        *args,
+        *QUICK,
+    ]  # fmt: skip
+    return subprocess.run(
+        command, cwd=ws.root, env=ws.env, capture_output=True, text=True, timeout=400
+    )
+
+
+@pytest.mark.slow
+def test_two_gloo_processes_train_one_model(workspace: Workspace) -> None:
+    ws = workspace
+    # Run from an empty folder: a stray file written by any rank would show up there.
+    done = fit_ddp(
+        ws, "cnn_mnist.yaml",
         "--data.batch_size", str(BATCH),
         "--data.augment", "false",
         "--trainer.max_epochs", "1",
         "--trainer.limit_train_batches", "5",
-        *QUICK,
-    ]  # fmt: skip
-    # Run from an empty folder: a stray file written by any rank would show up there.
-    done = subprocess.run(
-        command, cwd=ws.root, env=ws.env, capture_output=True, text=True, timeout=400
-    )
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr[-4000:]
     assert "MEMBER: 2/2" in done.stderr
 
@@ -111,23 +119,15 @@ def test_two_gloo_processes_train_one_model(workspace: Workspace) -> None:
 
 @pytest.mark.slow
 def test_a_diverged_ddp_run_stops_every_rank_with_one_message(workspace: Workspace) -> None:
-    command = [
-        str(ZOO), "fit",
-        "--config", str(REPO / "recipes" / "softmax_mnist.yaml"),
-        "--config", str(REPO / "recipes" / "trainer" / "ddp_cpu.yaml"),
-        "--trainer.default_root_dir", str(workspace.runs),
-        "--data.data_dir", str(workspace.data),
+    # Both ranks hold the same NaN weights, so both refuse the same save: no rank waits forever.
+    done = fit_ddp(
+        workspace, "softmax_mnist.yaml",
         "--model.init_args.lr", "1e6",
         "--checkpoint.last_every_n_steps", "1",
         "--trainer.max_epochs", "1",
         "--trainer.limit_train_batches", "20",
         "--trainer.logger", "false",
-        *QUICK,
-    ]  # fmt: skip
-    # Both ranks hold the same NaN weights, so both refuse the same save: no rank waits forever.
-    done = subprocess.run(
-        command, cwd=workspace.root, env=workspace.env, capture_output=True, text=True, timeout=300
-    )
+    )  # fmt: skip
     assert done.returncode == 1, done.stderr[-4000:]
     assert done.stderr.count("zoo: error: training diverged") == 1, done.stderr[-4000:]
     assert "Traceback" not in done.stderr

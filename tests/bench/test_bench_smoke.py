@@ -21,7 +21,8 @@ def _bench(args: list[str], mnist_dir: Path) -> subprocess.CompletedProcess:
 
 def test_quick_bench_writes_sane_json_markdown_and_png(mnist_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "results"
-    args = ["--quick", "--models", "softmax_mnist", "--threads", "1", "--fraction", "0.01"]
+    models = "softmax_mnist,cnn_mnist"
+    args = ["--quick", "--models", models, "--threads", "1", "--fraction", "0.01"]
     run = _bench([*args, "--out", str(out)], mnist_dir)
     assert run.returncode == 0, run.stderr[-3000:]
     results = json.loads((out / "results.json").read_text())
@@ -29,7 +30,7 @@ def test_quick_bench_writes_sane_json_markdown_and_png(mnist_dir: Path, tmp_path
     assert results["environment"]["threads"] == 1
     assert results["environment"]["freed_memory_kept"] is True
     assert results["environment"]["matmul_peak_gflops"]["before"] > 0
-    (model,) = results["models"]
+    model, cnn = results["models"]
     assert model["model"] == "softmax_mnist"
     assert 2.0 < model["train_mflop_per_image"] < 3.0
     for path in ("course", "vanilla", "lightning"):
@@ -38,9 +39,17 @@ def test_quick_bench_writes_sane_json_markdown_and_png(mnist_dir: Path, tmp_path
         assert 0 < figures["peak_fraction"] < 5 and figures["peak_rss_mib"] > 50
     assert model["speedup_vs_course"] > 0
     assert any(t["target"].startswith("softmax_mnist epoch") for t in results["targets"])
+    # The convolution floor: none in the MLP; part of the CNN's epoch, bounding its speed-up.
+    assert model["convolution_epoch_s"] is None and model["speedup_ceiling"] is None
+    assert 0 < cnn["convolution_epoch_s"] < cnn["course"]["epoch_s"]
+    ceiling = cnn["course"]["epoch_s"] / cnn["convolution_epoch_s"]
+    assert cnn["speedup_ceiling"] == pytest.approx(ceiling)
+    assert isinstance(model["lightning_overhead_ms_per_step"], float)
     assert "time_to_accuracy" not in results and "inference" not in results
     markdown = (out / "results.md").read_text()
     assert "| softmax_mnist | zoo Trainer | 512 |" in markdown and "## Targets" in markdown
+    assert f"at most {cnn['speedup_ceiling']:.2f}x with all else free" in markdown
+    assert "ms per step |" in markdown
     assert (out / "results.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

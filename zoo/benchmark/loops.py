@@ -9,7 +9,6 @@ time difference is what Lightning costs.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import tempfile
 import warnings
@@ -21,7 +20,7 @@ import torch
 from torch import Tensor
 
 from zoo.benchmark.course import course_loader, course_optimizer, course_test, course_train
-from zoo.benchmark.measure import clock
+from zoo.benchmark.measure import clock, training_autocast
 from zoo.data import MNISTDataModule
 from zoo.models import ImageClassifier
 
@@ -83,13 +82,6 @@ def course_steps(model: torch.nn.Module, data_dir: str | Path, log: StepLog, ste
     course_train(model, loader, optimizer, steps, lambda _, loss: log.record(loss), log.device)
 
 
-def _autocast(device: torch.device) -> contextlib.AbstractContextManager:
-    # On a GPU both zoo paths train in bf16 autocast (the Trainer via precision="bf16-mixed").
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
 def vanilla_steps(model: ImageClassifier, dm: MNISTDataModule, log: StepLog, steps: int) -> None:
     """`steps` optimizer steps of a plain PyTorch loop over zoo's batches and preprocessing."""
     device = log.device
@@ -107,7 +99,7 @@ def vanilla_steps(model: ImageClassifier, dm: MNISTDataModule, log: StepLog, ste
     while step < steps:
         loader.sampler.set_epoch(epoch)
         for images, labels, seed in loader:
-            with _autocast(device):
+            with training_autocast(device):
                 loss = model.loss(model(dm.preprocess(images, seed)), labels)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -167,7 +159,7 @@ def test_accuracy(model: ImageClassifier, dm: MNISTDataModule, device: torch.dev
     was_training = model.training
     model.eval()
     correct = torch.zeros((), device=device)
-    with torch.inference_mode(), _autocast(device):
+    with torch.inference_mode(), training_autocast(device):
         for start in range(0, len(images), 1000):
             x = dm.preprocess(images[start : start + 1000].to(device))
             predicted = model(x).argmax(dim=1)

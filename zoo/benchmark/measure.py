@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import statistics
@@ -12,7 +13,8 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from torch import nn
+from torch import Tensor, nn
+from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
 
@@ -26,6 +28,13 @@ def clock(device: torch.device) -> float:
     """`time.perf_counter()` after the device has caught up."""
     synchronize(device)
     return time.perf_counter()
+
+
+def training_autocast(device: torch.device) -> contextlib.AbstractContextManager:
+    """The autocast zoo trains under: bf16 on a GPU (as `precision="bf16-mixed"`), none on CPU."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
 
 
 def matmul_peak_gflops(device: torch.device, size: int = 2048, repeats: int = 5) -> float:
@@ -50,6 +59,50 @@ def train_flops_per_image(model: nn.Module, input_shape: tuple[int, ...], batch:
         F.cross_entropy(model(x), y).backward()
     model.zero_grad(set_to_none=True)
     return counter.get_total_flops() / batch
+
+
+class ConvolutionClock(TorchDispatchMode):
+    """Counts and times every convolution op, forward and backward, run under it."""
+
+    # The two aten ops every nn.Conv2d reaches below autograd, whatever kernel they pick.
+    OPS = (torch.ops.aten.convolution, torch.ops.aten.convolution_backward)
+
+    def __init__(self, device: torch.device) -> None:
+        super().__init__()
+        self.device = device
+        self.seconds = 0.0
+        self.calls = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+        if func.overloadpacket not in self.OPS:
+            return func(*args, **(kwargs or {}))
+        start = clock(self.device)
+        out = func(*args, **(kwargs or {}))
+        self.seconds += clock(self.device) - start
+        self.calls += 1
+        return out
+
+
+def convolution_seconds(model: nn.Module, x: Tensor, y: Tensor, steps: int = 5) -> float:
+    """Seconds per training step spent inside the model's convolutions (forward + backward).
+
+    Timed op by op over `steps` real forward/backward passes on the batch `(x, y)`, after one
+    warm-up, so each convolution sees the layouts and warm caches it has in training. This is a
+    floor on a step: the time left if everything else (pooling, activations, loss, optimizer,
+    data) cost nothing.
+    """
+
+    def step() -> None:
+        with training_autocast(x.device):
+            loss = F.cross_entropy(model(x), y)
+        loss.backward()
+
+    step()
+    with ConvolutionClock(x.device) as convolutions:
+        for _ in range(steps):
+            step()
+    model.zero_grad(set_to_none=True)
+    return convolutions.seconds / steps
 
 
 def _status_kib(field: str) -> int | None:

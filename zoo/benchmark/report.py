@@ -49,10 +49,12 @@ def markdown(results: dict[str, Any]) -> str:
                 f"{_fmt(row['images_per_s'], 0)} | {_fmt(row['gflops'], 1)} | "
                 f"{_fmt(100 * row['peak_fraction'], 1)} | {_fmt(row['peak_rss_mib'], 0)} |"
             )
-    lines += ["", "## Targets", "", "| target | goal | measured | met |", "|---|---|---:|:-:|"]
+    lines += ["", "## Targets", "", "| target | goal | measured | met | note |",
+              "|---|---|---:|:-:|---|"]  # fmt: skip
     for row in results["targets"]:
         mark = "yes" if row["met"] else "**no**"
-        lines.append(f"| {row['target']} | {row['goal']} | {row['value']} | {mark} |")
+        note = row.get("note", "")
+        lines.append(f"| {row['target']} | {row['goal']} | {row['value']} | {mark} | {note} |")
     tta = results.get("time_to_accuracy")
     if tta:
         lines += ["", f"## Time to {tta['target_accuracy']:.0%} test accuracy ({tta['model']})", ""]

@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image
 
 from zoo.data import MNISTDataModule
-from zoo.predict import Predictor
+from zoo.inference.predict import Predictor
 
 MODELS = ("softmax_mnist", "cnn_mnist", "inception_mnist", "resnet_mnist")
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from zoo.course.cli import main
+from zoo.course.cli import course_command as main
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PREDICTION = re.compile(r"(\S+): prediction for x = 4: y = (-?\d+\.\d+)")

@@ -10,8 +10,9 @@ import pytest
 import torch
 
 from zoo.data import FashionMNISTDataModule, MNISTDataModule
-from zoo.data.idx import md5_of, parse_idx, read_idx
+from zoo.data.idx import parse_idx, read_idx
 from zoo.data.mnist import FILES, TEST_FILES, _bundled_mnist_dir
+from zoo.files import md5_of
 
 ALL_FILES = (*FILES, *TEST_FILES)
 

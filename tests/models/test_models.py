@@ -7,7 +7,8 @@ import pytest
 import torch
 
 import zoo
-from zoo.models import ImageClassifier, create_model, list_models, model_info
+from zoo.hub import create_model
+from zoo.models import ImageClassifier, model_info, model_names
 
 PARAMS = {
     "linear_regression": 2,
@@ -38,7 +39,7 @@ def example_input(model: zoo.models.ZooModule, n: int = 8) -> torch.Tensor:
 
 
 def test_every_model_is_counted() -> None:
-    assert set(list_models()) == set(PARAMS)
+    assert set(model_names()) == set(PARAMS)
 
 
 @pytest.mark.parametrize("name", sorted(PARAMS))

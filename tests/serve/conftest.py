@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from serve_client import Client
+from helpers.serve_client import Client
 
 from zoo.serve import DigitApp, ZooServer
 

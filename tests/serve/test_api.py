@@ -16,11 +16,12 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 import torch
+from helpers.serve_client import Client, Reply, dark_on_light, png_bytes, png_data_url
 from PIL import Image
-from serve_client import Client, Reply, dark_on_light, png_bytes, png_data_url
 
-from zoo.predict import Predictor
-from zoo.serve import ZooServer, serve_command
+from zoo.inference.predict import Predictor
+from zoo.serve import ZooServer
+from zoo.serve.cli import serve_command
 from zoo.serve.server import MAX_BODY_BYTES
 from zoo.weights.table import default_table
 

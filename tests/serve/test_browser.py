@@ -18,8 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers.serve_client import Client
 from PIL import Image
-from serve_client import Client
 
 from zoo.serve import ZooServer
 

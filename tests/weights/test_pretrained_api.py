@@ -8,7 +8,8 @@ import torch
 
 import zoo
 from zoo.cli import main
-from zoo.weights import WeightError, default_table, pretrained_models
+from zoo.hub import pretrained_models
+from zoo.weights import WeightError, default_table
 
 
 def test_from_pretrained_gives_the_default_weights_in_eval_mode() -> None:

@@ -7,8 +7,10 @@ import re
 
 import pytest
 
-from zoo.weights import Weight, datamodule_for, default_table, evaluate, load_weight, matches
+from zoo.hub import load_weight
+from zoo.weights import Weight, datamodule_for, default_table, matches
 from zoo.weights.cli import eval_command
+from zoo.weights.evaluate import evaluate
 
 TABLE = default_table()
 

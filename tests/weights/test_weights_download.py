@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from zoo.weights import WeightError, WeightTable, default_table, hub_cache_dir, load_pretrained
+from zoo.hub import load_pretrained
+from zoo.weights import WeightError, WeightTable, default_table, hub_cache_dir
 
 PUBLISHED = default_table()
 KEY = "logistic_regression.toy_v1"

@@ -12,18 +12,18 @@ from lightning.pytorch.callbacks import Timer
 from lightning.pytorch.loggers import CSVLogger
 
 import zoo
+from zoo.files import sha256_of
+from zoo.hub import load_pretrained
 from zoo.weights import (
     WeightError,
     WeightTable,
     datamodule_for,
-    evaluate,
-    load_pretrained,
     matches,
-    publish,
     render_card,
-    sha256_of,
 )
 from zoo.weights.cli import publish_command
+from zoo.weights.evaluate import evaluate
+from zoo.weights.publish import publish
 
 
 def train(

@@ -6,19 +6,18 @@ import pytest
 from safetensors import safe_open
 
 from zoo.data import FashionMNISTDataModule
-from zoo.models import list_models, model_info
+from zoo.files import sha256_of
+from zoo.hub import load_pretrained, load_weight
+from zoo.models import model_info, model_names
 from zoo.weights import (
     WeightError,
     datamodule_for,
     default_table,
-    evaluate,
-    load_pretrained,
-    load_weight,
     matches,
     render_card,
     render_weights_table,
-    sha256_of,
 )
+from zoo.weights.evaluate import evaluate
 
 TABLE = default_table()
 KEYS = TABLE.keys()
@@ -99,7 +98,7 @@ def test_every_default_resolves_and_loads() -> None:
 
 
 def test_cifar_models_have_no_weights_and_say_why() -> None:
-    cifar = [n for n in list_models() if model_info(n).dataset == "CIFAR-10"]
+    cifar = [n for n in model_names() if model_info(n).dataset == "CIFAR-10"]
     assert cifar and not set(cifar) & set(TABLE.published_models())
     for name in cifar:
         with pytest.raises(WeightError, match=r"no CIFAR-10 weights.*zoo fit --config recipes/"):

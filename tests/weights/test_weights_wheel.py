@@ -14,13 +14,15 @@ import pytest
 import setuptools
 
 import zoo
-from zoo.weights import default_table, load_weight
+from zoo.hub import load_weight
+from zoo.weights import default_table
 
 ROOT = Path(zoo.__file__).resolve().parents[1]
 
 CHECK = """
 import json, sys, torch, zoo
-from zoo.weights import default_table, load_weight
+from zoo.hub import load_weight
+from zoo.weights import default_table
 assert zoo.__file__.startswith(sys.argv[1]), zoo.__file__
 table = default_table()
 assert str(table.files_dir).startswith(sys.argv[1]), table.files_dir

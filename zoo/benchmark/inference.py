@@ -47,7 +47,7 @@ def _eager(model: nn.Module, device: torch.device) -> Predictor:
 def _onnxruntime(model: nn.Module, device: torch.device) -> Predictor:
     import onnxruntime as ort
 
-    from zoo.export import INPUT_NAME, onnx_bytes
+    from zoo.inference.export import INPUT_NAME, onnx_bytes
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = torch.get_num_threads()

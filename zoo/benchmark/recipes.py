@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from zoo.models import ZooModule, create_model
+from zoo.hub import create_model
+from zoo.models import ZooModule
 
 
 @dataclass(frozen=True)

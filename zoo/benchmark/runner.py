@@ -20,7 +20,6 @@ from typing import Any
 import lightning as L
 import torch
 
-from zoo.allocator import keep_freed_memory
 from zoo.benchmark.course import COURSE_BATCH_SIZE
 from zoo.benchmark.inference import measure_inference
 from zoo.benchmark.loops import (
@@ -42,7 +41,8 @@ from zoo.benchmark.measure import (
     train_flops_per_image,
 )
 from zoo.benchmark.recipes import FASTEST_TO_99, RECIPES, Recipe
-from zoo.models import create_model
+from zoo.hub import create_model
+from zoo.training.allocator import keep_freed_memory
 
 PATHS = ("course", "vanilla", "lightning")
 ACCURACY_TARGET = 0.99
@@ -276,7 +276,7 @@ def _ceiling_note(model: dict[str, Any]) -> str:
 def run_benchmark(config: BenchConfig, say: Callable[[str], None] = print) -> dict[str, Any]:
     """Every measurement of one `zoo bench` run, as a JSON-ready dict."""
     device = config.device
-    # For every path alike, the course's loop included: see zoo.allocator.
+    # For every path alike, the course's loop included: see zoo.training.allocator.
     freed_memory_kept = keep_freed_memory()
     environment: dict[str, Any] = {
         "torch": torch.__version__,

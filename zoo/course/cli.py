@@ -103,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def course_command(argv: list[str] | None = None) -> int:
     """Run the chosen lecture; returns the process exit code."""
     args = build_parser().parse_args(argv)
     if args.lecture == "lecture2":
@@ -117,4 +117,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(course_command())

@@ -8,7 +8,6 @@ these datasets, so only those are accepted.
 from __future__ import annotations
 
 import gzip
-import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -54,12 +53,3 @@ def parse_idx(data: bytes, name: str = "IDX data") -> Tensor:
         )
     array = np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
     return torch.from_numpy(array.copy())
-
-
-def md5_of(path: str | Path) -> str:
-    """The hex MD5 of a file, read in chunks."""
-    digest = hashlib.md5()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -21,7 +21,8 @@ import torch
 
 from zoo.data.augment import RandomAffine
 from zoo.data.base import ImageDataModule, Split
-from zoo.data.idx import md5_of, read_idx
+from zoo.data.idx import read_idx
+from zoo.files import md5_of
 
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")
 TEST_FILES = ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")

@@ -8,7 +8,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from zoo.models.base import ImageClassifier
-from zoo.models.registry import register_model
 
 
 class CNNMNIST(ImageClassifier):
@@ -19,12 +18,12 @@ class CNNMNIST(ImageClassifier):
         self.conv1 = nn.Conv2d(1, 10, kernel_size=5)
         self.conv2 = nn.Conv2d(10, 20, kernel_size=5)
         self.pooling = nn.MaxPool2d(2)
-        self.fc = nn.Linear(320, 10)
+        self.fc = nn.Linear(320, self.num_classes)
 
     def forward(self, x: Tensor) -> Tensor:  # x: (N, 1, 28, 28)
         x = F.relu(self.pooling(self.conv1(x)))  # (N, 10, 12, 12)
         x = F.relu(self.pooling(self.conv2(x)))  # (N, 20, 4, 4)
-        return self.fc(x.flatten(1))  # (N, 320) → (N, 10)
+        return self.fc(x.flatten(1))  # (N, 320) → (N, num_classes)
 
 
 class CNNCIFAR(ImageClassifier):
@@ -38,13 +37,9 @@ class CNNCIFAR(ImageClassifier):
         self.conv1 = nn.Conv2d(3, 10, kernel_size=5)
         self.conv2 = nn.Conv2d(10, 20, kernel_size=5)
         self.pooling = nn.MaxPool2d(2)
-        self.fc = nn.Linear(500, 10)
+        self.fc = nn.Linear(500, self.num_classes)
 
     def forward(self, x: Tensor) -> Tensor:  # x: (N, 3, 32, 32)
         x = F.relu(self.pooling(self.conv1(x)))  # (N, 10, 14, 14)
         x = F.relu(self.pooling(self.conv2(x)))  # (N, 20, 5, 5)
-        return self.fc(x.flatten(1))  # (N, 500) → (N, 10)
-
-
-register_model("cnn_mnist", lecture="10 卷积神经网络基础篇", dataset="MNIST")(CNNMNIST)
-register_model("cnn_cifar10", lecture="10 (CIFAR-10 variant)", dataset="CIFAR-10")(CNNCIFAR)
+        return self.fc(x.flatten(1))  # (N, 500) → (N, num_classes)

@@ -13,7 +13,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from zoo.models.base import ImageClassifier
-from zoo.models.registry import register_model
 
 
 class InceptionBlock(nn.Module):
@@ -49,14 +48,11 @@ class InceptionMNIST(ImageClassifier):
         self.incep1 = InceptionBlock(in_channels=10)
         self.incep2 = InceptionBlock(in_channels=20)
         self.mp = nn.MaxPool2d(2)
-        self.fc = nn.Linear(1408, 10)
+        self.fc = nn.Linear(1408, self.num_classes)
 
     def forward(self, x: Tensor) -> Tensor:  # x: (N, 1, 28, 28)
         x = F.relu(self.mp(self.conv1(x)))  # (N, 10, 12, 12)
         x = self.incep1(x)  # (N, 88, 12, 12)
         x = F.relu(self.mp(self.conv2(x)))  # (N, 20, 4, 4)
         x = self.incep2(x)  # (N, 88, 4, 4)
-        return self.fc(x.flatten(1))  # (N, 1408) → (N, 10)
-
-
-register_model("inception_mnist", lecture="11 卷积神经网络高级篇", dataset="MNIST")(InceptionMNIST)
+        return self.fc(x.flatten(1))  # (N, 1408) → (N, num_classes)

@@ -12,7 +12,6 @@ import torch
 from torch import Tensor, nn
 
 from zoo.models.base import BinaryClassifier
-from zoo.models.registry import register_model
 
 
 class MultiFeatureMLP(BinaryClassifier):
@@ -28,8 +27,3 @@ class MultiFeatureMLP(BinaryClassifier):
         x = torch.sigmoid(self.linear1(x))  # (N, 6)
         x = torch.sigmoid(self.linear2(x))  # (N, 4)
         return self.linear3(x)  # (N, 1) logit; the final sigmoid lives in the loss
-
-
-register_model("multifeature_mlp", lecture="7–8 多维特征输入 / 加载数据集", dataset="tabular")(
-    MultiFeatureMLP
-)

@@ -1,52 +1,111 @@
-"""The model registry: short names (`resnet_mnist`) → classes, with what the course calls them."""
+"""The model registry: short names (`resnet_mnist`) → classes, with what the course calls them.
+
+A leaf: it imports no model code (and no torch), so `zoo list` and `zoo --help` start in a blink
+and the weights table can check model names without building a network. Each built-in model is
+one `ModelInfo` in `BUILTIN_MODELS`, naming its class by import path; the class is imported only
+when it is asked for. `tests/models/test_registry.py` holds every entry against the real class.
+Users add their own models with the `register_model` decorator.
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from zoo.models.base import ZooModule
+if TYPE_CHECKING:
+    from zoo.models.base import ZooModule
 
-M = TypeVar("M", bound=type[ZooModule])
+M = TypeVar("M", bound=type)
 
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """One registered model: its class, default arguments and where it comes from."""
+    """One registered model: where its class lives, its fixed arguments and where it comes from.
+
+    Args:
+        name: the registry name (`resnet_mnist`).
+        class_path: `module:Class` of the LightningModule.
+        lecture: the lecture (or paper) the network comes from.
+        dataset: the data it is built for ("MNIST", "CIFAR-10", "toy", "tabular").
+        num_params: parameters of `create()` with no overrides (None: count them when asked).
+        kwargs: constructor arguments fixed by this name (e.g. `depth=20`).
+    """
 
     name: str
-    cls: type[ZooModule]
+    class_path: str
     lecture: str
     dataset: str
+    num_params: int | None = None
     kwargs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def class_name(self) -> str:
+        """The class's name, without importing it (`ResNetMNIST`)."""
+        return self.class_path.rpartition(":")[2]
+
+    @property
+    def cls(self) -> type[ZooModule]:
+        """The model class (imports its module)."""
+        module, _, name = self.class_path.partition(":")
+        return getattr(importlib.import_module(module), name)
 
     def create(self, **overrides: Any) -> ZooModule:
         """A new, randomly initialised instance."""
         return self.cls(**{**self.kwargs, **overrides})
 
+    def parameter_count(self) -> int:
+        """`num_params`, or the count of a freshly built model when the entry has none."""
+        if self.num_params is not None:
+            return self.num_params
+        return sum(p.numel() for p in self.create().parameters())
 
-_REGISTRY: dict[str, ModelInfo] = {}
+
+_MNIST_TITLES = {"10": "10 卷积神经网络基础篇", "11": "11 卷积神经网络高级篇"}
+_RESNET_CIFAR = "He et al. 2016 §4.2"
+
+BUILTIN_MODELS: tuple[ModelInfo, ...] = (
+    ModelInfo("linear_regression", "zoo.models.regression:LinearRegression",
+              "5 用PyTorch实现线性回归", "toy", 2),
+    ModelInfo("logistic_regression", "zoo.models.regression:LogisticRegression",
+              "6 逻辑斯蒂回归", "toy", 2),
+    ModelInfo("multifeature_mlp", "zoo.models.multifeature:MultiFeatureMLP",
+              "7–8 多维特征输入 / 加载数据集", "tabular", 87),
+    ModelInfo("softmax_mnist", "zoo.models.softmax:SoftmaxMNIST", "9 多分类问题", "MNIST", 575050),
+    ModelInfo("cnn_mnist", "zoo.models.cnn:CNNMNIST", _MNIST_TITLES["10"], "MNIST", 8490),
+    ModelInfo("cnn_cifar10", "zoo.models.cnn:CNNCIFAR", "10 (CIFAR-10 variant)", "CIFAR-10",
+              10790),
+    ModelInfo("inception_mnist", "zoo.models.inception:InceptionMNIST", _MNIST_TITLES["11"],
+              "MNIST", 97298),
+    ModelInfo("resnet_mnist", "zoo.models.resnet:ResNetMNIST", _MNIST_TITLES["11"], "MNIST",
+              41514),
+    *(
+        ModelInfo(f"resnet{depth}_cifar10", "zoo.models.resnet:ResNetCIFAR", _RESNET_CIFAR,
+                  "CIFAR-10", params, {"depth": depth})
+        for depth, params in ((20, 269722), (32, 464154), (44, 658586), (56, 853018),
+                              (110, 1727962))
+    ),
+)  # fmt: skip
+
+_REGISTRY: dict[str, ModelInfo] = {info.name: info for info in BUILTIN_MODELS}
 
 
 def register_model(name: str, lecture: str, dataset: str, **kwargs: Any) -> Callable[[M], M]:
-    """Class decorator adding a model under `name` (with fixed constructor `kwargs`)."""
+    """Class decorator adding your own model under `name` (with fixed constructor `kwargs`)."""
 
     def add(cls: M) -> M:
         if name in _REGISTRY:
             raise ValueError(f"model name {name!r} is already registered")
-        _REGISTRY[name] = ModelInfo(name, cls, lecture, dataset, kwargs)
+        path = f"{cls.__module__}:{cls.__qualname__}"
+        _REGISTRY[name] = ModelInfo(name, path, lecture, dataset, None, kwargs)
         return cls
 
     return add
 
 
-def list_models(pretrained: bool = False) -> list[str]:
-    """The registered model names, sorted; with `pretrained=True` only those with weights."""
-    if pretrained:
-        from zoo.weights import pretrained_models
-
-        return pretrained_models()
+def model_names() -> list[str]:
+    """The registered names, sorted (`zoo.list_models(pretrained=True)`: those with weights)."""
     return sorted(_REGISTRY)
 
 
@@ -56,22 +115,11 @@ def model_info(name: str) -> ModelInfo:
         return _REGISTRY[name]
     except KeyError:
         raise KeyError(
-            f"unknown model {name!r}; choose one of: {', '.join(list_models())}"
+            f"unknown model {name!r}; choose one of: {', '.join(model_names())}"
         ) from None
 
 
-def create_model(name: str, pretrained: bool | str = False, **kwargs: Any) -> ZooModule:
-    """A model by registry name, e.g. `create_model("resnet_mnist", lr=0.05)`.
-
-    `pretrained=True` loads the default published weights; a string names a tag.
-    """
-    if pretrained:
-        if kwargs:
-            raise ValueError(
-                f"create_model({name!r}, pretrained=...) builds the published model as recorded; "
-                f"drop the constructor arguments {sorted(kwargs)}"
-            )
-        from zoo.weights import load_pretrained
-
-        return load_pretrained(name, "default" if pretrained is True else pretrained)
-    return model_info(name).create(**kwargs)
+def names_of(cls: type) -> list[str]:
+    """The registry names built from `cls` (one class may stand under several names)."""
+    path = f"{cls.__module__}:{cls.__qualname__}"
+    return [name for name in model_names() if _REGISTRY[name].class_path == path]

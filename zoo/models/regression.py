@@ -11,7 +11,6 @@ from typing import Any
 from torch import Tensor, nn
 
 from zoo.models.base import BinaryClassifier, Regressor
-from zoo.models.registry import register_model
 
 
 class LinearRegression(Regressor):
@@ -34,9 +33,3 @@ class LogisticRegression(BinaryClassifier):
 
     def forward(self, x: Tensor) -> Tensor:  # x: (N, 1)
         return self.linear(x)
-
-
-register_model("linear_regression", lecture="5 用PyTorch实现线性回归", dataset="toy")(
-    LinearRegression
-)
-register_model("logistic_regression", lecture="6 逻辑斯蒂回归", dataset="toy")(LogisticRegression)

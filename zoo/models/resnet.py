@@ -13,7 +13,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from zoo.models.base import ImageClassifier
-from zoo.models.registry import register_model
 
 
 class ResidualBlock(nn.Module):
@@ -40,7 +39,7 @@ class ResNetMNIST(ImageClassifier):
         self.mp = nn.MaxPool2d(2)
         self.rblock1 = ResidualBlock(16)
         self.rblock2 = ResidualBlock(32)
-        self.fc = nn.Linear(512, 10)
+        self.fc = nn.Linear(512, self.num_classes)
 
     def forward(self, x: Tensor) -> Tensor:  # x: (N, 1, 28, 28)
         # The course writes mp(relu(conv(x))); ReLU and max-pooling commute (both monotonic),
@@ -49,7 +48,7 @@ class ResNetMNIST(ImageClassifier):
         x = self.rblock1(x)
         x = F.relu(self.mp(self.conv2(x)))  # (N, 32, 4, 4)
         x = self.rblock2(x)
-        return self.fc(x.flatten(1))  # (N, 512) → (N, 10)
+        return self.fc(x.flatten(1))  # (N, 512) → (N, num_classes)
 
 
 class BasicBlock(nn.Module):
@@ -120,11 +119,4 @@ class ResNetCIFAR(ImageClassifier):
         x = self.stage2(x)  # (N, 32, 16, 16)
         x = self.stage3(x)  # (N, 64, 8, 8)
         x = F.adaptive_avg_pool2d(x, 1).flatten(1)  # (N, 64)
-        return self.fc(x)  # (N, 10)
-
-
-register_model("resnet_mnist", lecture="11 卷积神经网络高级篇", dataset="MNIST")(ResNetMNIST)
-for _depth in (20, 32, 44, 56, 110):
-    register_model(
-        f"resnet{_depth}_cifar10", lecture="He et al. 2016 §4.2", dataset="CIFAR-10", depth=_depth
-    )(ResNetCIFAR)
+        return self.fc(x)  # (N, num_classes)

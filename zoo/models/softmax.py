@@ -8,7 +8,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from zoo.models.base import ImageClassifier
-from zoo.models.registry import register_model
 
 
 class SoftmaxMNIST(ImageClassifier):
@@ -20,7 +19,7 @@ class SoftmaxMNIST(ImageClassifier):
         self.l2 = nn.Linear(512, 256)
         self.l3 = nn.Linear(256, 128)
         self.l4 = nn.Linear(128, 64)
-        self.l5 = nn.Linear(64, 10)
+        self.l5 = nn.Linear(64, self.num_classes)
 
     def forward(self, x: Tensor) -> Tensor:  # x: (N, 1, 28, 28)
         x = x.flatten(1)  # (N, 784)
@@ -28,7 +27,4 @@ class SoftmaxMNIST(ImageClassifier):
         x = F.relu(self.l2(x))
         x = F.relu(self.l3(x))
         x = F.relu(self.l4(x))
-        return self.l5(x)  # (N, 10) logits
-
-
-register_model("softmax_mnist", lecture="9 多分类问题", dataset="MNIST")(SoftmaxMNIST)
+        return self.l5(x)  # (N, num_classes) logits

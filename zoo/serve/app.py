@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from zoo.imaging import read_image
+from zoo.inference.imaging import read_image
+from zoo.inference.predict import Predictor
 from zoo.models import model_info
-from zoo.predict import Predictor
 from zoo.weights.cards import render_weights_table
 from zoo.weights.table import Weight, WeightTable, default_table
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from zoo.imaging import ImageError
+from zoo.inference.imaging import ImageError
 from zoo.serve.app import CURVES_URL, DigitApp
 
 MAX_BODY_BYTES = 2 * 2**20

@@ -1,54 +1,37 @@
-"""Published weights: a declarative table, verified offline loading, downloads, publishing, cards.
+"""Published weights as data: a typed table, verified files, downloads, publishing, cards.
 
 ```python
-from zoo.weights import load_pretrained
-model = load_pretrained("logistic_regression")          # the default tag, eval mode, offline
-model = load_pretrained("cnn_mnist", "mnist_quick")      # a named tag
+from zoo.weights import default_table
+weight = default_table().resolve("resnet_mnist")   # the entry `resnet_mnist.default` points at
+weight.preprocessing.mean, weight.metrics.value     # typed fields, validated on load
 ```
+
+Loading a weight into its model is `zoo.hub` (`zoo.load_pretrained`, `Model.from_pretrained`).
+Every name below is imported on first use. `evaluate` and `publish` are the functions of the
+modules of those names: import them from there (`from zoo.weights.publish import publish`).
 """
 
-from zoo.weights.cards import format_metric, render_card, render_weights_table, write_cards
-from zoo.weights.evaluate import Evaluation, datamodule_for, evaluate, matches
-from zoo.weights.publish import publish, read_checkpoint, source_table
-from zoo.weights.store import (
-    hub_cache_dir,
-    load_pretrained,
-    load_weight,
-    pretrained_models,
-    sha256_of,
-    weight_file,
-)
-from zoo.weights.table import (
-    DEFAULT_TAG,
-    Weight,
-    WeightError,
-    WeightTable,
-    bundled_files_dir,
-    default_table,
-)
+from zoo.lazy import lazy_attributes
 
-__all__ = [
-    "DEFAULT_TAG",
-    "Evaluation",
-    "Weight",
-    "WeightError",
-    "WeightTable",
-    "bundled_files_dir",
-    "datamodule_for",
-    "default_table",
-    "evaluate",
-    "format_metric",
-    "hub_cache_dir",
-    "load_pretrained",
-    "load_weight",
-    "matches",
-    "pretrained_models",
-    "publish",
-    "read_checkpoint",
-    "render_card",
-    "render_weights_table",
-    "sha256_of",
-    "source_table",
-    "weight_file",
-    "write_cards",
-]
+_ORIGINS = {
+    "DEFAULT_TAG": "zoo.weights.table",
+    "Weight": "zoo.weights.table",
+    "WeightError": "zoo.weights.table",
+    "WeightTable": "zoo.weights.table",
+    "bundled_files_dir": "zoo.weights.table",
+    "default_table": "zoo.weights.table",
+    "hub_cache_dir": "zoo.weights.store",
+    "weight_file": "zoo.weights.store",
+    "Evaluation": "zoo.weights.evaluate",
+    "datamodule_for": "zoo.weights.evaluate",
+    "matches": "zoo.weights.evaluate",
+    "read_checkpoint": "zoo.weights.publish",
+    "source_table": "zoo.weights.publish",
+    "format_metric": "zoo.weights.cards",
+    "render_card": "zoo.weights.cards",
+    "render_weights_table": "zoo.weights.cards",
+    "write_cards": "zoo.weights.cards",
+}
+
+__all__ = sorted(_ORIGINS)
+__getattr__, __dir__ = lazy_attributes(__name__, _ORIGINS)

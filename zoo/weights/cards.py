@@ -12,8 +12,9 @@ import json
 import math
 from pathlib import Path
 
+from zoo.files import atomic_write
 from zoo.models import model_info
-from zoo.weights.table import Weight, WeightError, WeightTable, atomic_write, default_table
+from zoo.weights.table import Weight, WeightError, WeightTable, default_table
 
 # Test accuracy the course reports for its MNIST models, for comparison in the README.
 COURSE_ACCURACY = {

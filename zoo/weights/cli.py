@@ -20,9 +20,9 @@ def eval_command(argv: list[str]) -> int:
     parser.add_argument("weight", help="MODEL or MODEL.TAG, e.g. resnet_mnist.mnist_v1")
     parser.add_argument("--data-dir", default=None, help="dataset directory (default: cache)")
     args = parser.parse_args(argv)
+    from zoo.hub import load_weight
     from zoo.weights.cards import format_metric
     from zoo.weights.evaluate import datamodule_for, evaluate, matches
-    from zoo.weights.store import load_weight
     from zoo.weights.table import default_table
 
     try:

@@ -20,7 +20,8 @@ import safetensors.torch
 import torch
 from torch import Tensor
 
-from zoo.models import ZooModule, list_models, model_info
+from zoo.files import atomic_write
+from zoo.models import ZooModule, model_info, model_names
 from zoo.weights.cards import render_card, render_curves
 from zoo.weights.evaluate import (
     cpu_name,
@@ -34,7 +35,6 @@ from zoo.weights.table import (
     Weight,
     WeightError,
     WeightTable,
-    atomic_write,
     check_tag,
     packaged_table_path,
     source_root,
@@ -258,7 +258,7 @@ def publish(
 
 
 def _check_new_key(name: str, tag: str, table: WeightTable, force: bool) -> str:
-    if name not in list_models():
+    if name not in model_names():
         model_info(name)  # raises the registry's error listing valid names
     check_tag(tag)
     key = f"{name}.{tag}"

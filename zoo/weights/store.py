@@ -1,15 +1,14 @@
-"""Finding, downloading, verifying and loading the file of a published weight.
+"""Finding, downloading and verifying the file of a published weight, and reading its tensors.
 
 A bundled file is read where the package keeps it. A weight that is not bundled is downloaded
 once into torch's hub cache (`torch.hub.get_dir()/checkpoints`, moved by `TORCH_HOME`): into a
 temporary file in that directory, checked against the table's size and SHA-256, then renamed,
 so a failed or tampered download never stays in the cache. Files are safetensors; nothing is
-unpickled.
+unpickled. Building a model from the tensors is `zoo.hub`'s job.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 import urllib.error
@@ -22,27 +21,8 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file
 from torch import Tensor
 
-from zoo.models import ZooModule, list_models, model_info
-from zoo.weights.table import (
-    DEFAULT_TAG,
-    Weight,
-    WeightError,
-    WeightTable,
-    cifar_guard,
-    default_table,
-    publish_mode,
-)
-
-CHUNK = 1 << 20
-
-
-def sha256_of(path: str | Path) -> str:
-    """The SHA-256 of a file, lower-case hex."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        while block := file.read(CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
+from zoo.files import CHUNK, give_default_mode, sha256_of
+from zoo.weights.table import Weight, WeightError, WeightTable
 
 
 def file_problem(path: Path, weight: Weight) -> str | None:
@@ -112,7 +92,7 @@ def download_verified(url: str, target: Path, weight: Weight, timeout: float = 6
                 "another file); nothing was cached"
             )
         check_header(Path(tmp), weight)
-        publish_mode(tmp)
+        give_default_mode(tmp)
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):
@@ -157,65 +137,3 @@ def read_state_dict(path: Path, weight: Weight) -> dict[str, Tensor]:
     """The tensors of a verified file whose header says it holds `weight`'s model."""
     check_header(path, weight)
     return load_file(str(path), device="cpu")
-
-
-def build_model(weight: Weight, state: dict[str, Tensor]) -> ZooModule:
-    """A new model of `weight`'s architecture with `state` loaded strictly, in eval mode."""
-    model = model_info(weight.model).create(**weight.entry["init_args"])
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as err:
-        raise WeightError(f"{weight.key} does not fit {type(model).__name__}: {err}") from None
-    return model.eval()
-
-
-def load_weight(weight: Weight, table: WeightTable, download: bool = True) -> ZooModule:
-    """The model of a published weight: file verified, strictly loaded, in eval mode."""
-    path = weight_file(weight, table, download=download)
-    return build_model(weight, read_state_dict(path, weight))
-
-
-def model_name(model: str | type[ZooModule], table: WeightTable) -> str:
-    """The registry name for a name or a model class (a class under several names must be
-    unambiguous: only one of its names may have published weights)."""
-    if isinstance(model, str):
-        return model
-    names = [n for n in list_models() if model_info(n).cls is model]
-    if not names:
-        raise WeightError(f"{model.__name__} is not a registered zoo model")
-    published = [n for n in names if n in table.published_models()]
-    if len(names) == 1:
-        return names[0]
-    if not published:
-        for name in names:
-            cifar_guard(name, table, label=f"{model.__name__} (as {', '.join(names)})")
-        raise WeightError(f"no weights are published for {model.__name__} ({', '.join(names)})")
-    if len(published) > 1:
-        raise WeightError(
-            f"{model.__name__} has weights under several names ({', '.join(published)}); "
-            "use zoo.create_model(name, pretrained=True)"
-        )
-    return published[0]
-
-
-def load_pretrained(
-    model: str | type[ZooModule],
-    tag: str = DEFAULT_TAG,
-    *,
-    download: bool = True,
-    table: WeightTable | None = None,
-) -> ZooModule:
-    """A published model by registry name or class and tag, verified, in eval mode.
-
-    `tag="default"` follows the table's alias. Bundled files load offline; others download once
-    into torch's hub cache. Raises `WeightError` (or `KeyError` for an unknown model name) with
-    what was wrong and how to fix it, before anything is loaded.
-    """
-    table = table or default_table()
-    weight = table.resolve(model_name(model, table), tag)
-    return load_weight(weight, table, download=download)
-
-
-def pretrained_models(table: WeightTable | None = None) -> list[str]:
-    """The registered models that have a default published weight, sorted."""
-    return (table or default_table()).models()

@@ -8,15 +8,13 @@ maps a model to the tag `model.default` resolves to. The table is data, written 
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import zoo
-from zoo.models import list_models, model_info
+from zoo.files import atomic_write
+from zoo.models.registry import model_info, model_names
 
 TABLE_SCHEMA = 1
 TAG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_]*$")
@@ -49,7 +47,7 @@ class WeightError(ValueError):
 
 def package_dir() -> Path:
     """The directory of the installed (or checked-out) `zoo` package."""
-    return Path(zoo.__file__).resolve().parent
+    return Path(__file__).resolve().parent.parent
 
 
 def source_root() -> Path | None:
@@ -107,6 +105,11 @@ class Weight:
     def size(self) -> int:
         """The file's size in bytes."""
         return self.entry["size"]
+
+    @property
+    def init_args(self) -> dict[str, Any]:
+        """The model's constructor arguments (its hyperparameters at training time)."""
+        return self.entry["init_args"]
 
     @property
     def url(self) -> str | None:
@@ -244,27 +247,6 @@ def write_table(path: Path, data: dict[str, Any]) -> None:
     atomic_write(path, text.encode("utf-8"))
 
 
-def atomic_write(path: Path, payload: bytes) -> None:
-    """Write `payload` to a temporary file next to `path`, then rename it over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(payload)
-        publish_mode(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def publish_mode(path: str | Path) -> None:
-    """Give a file from `mkstemp` (private, 0600) the permissions of a normally created file."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
-
-
 def validate_table(data: Any, where: str) -> None:
     """Raise `WeightError` naming the first problem in a table's structure."""
     if not isinstance(data, dict) or data.get("schema") != TABLE_SCHEMA:
@@ -292,7 +274,7 @@ def validate_entry(key: str, entry: Any, where: str) -> None:
         if not isinstance(entry[section], dict) or set(entry[section]) != keys:
             raise WeightError(f"{where}: entry {key}: {section} must have exactly {sorted(keys)}")
     model, tag = entry["model"], entry["tag"]
-    if key != f"{model}.{tag}" or model not in list_models():
+    if key != f"{model}.{tag}" or model not in model_names():
         raise WeightError(f"{where}: entry {key} names model {model!r} and tag {tag!r}")
     check_tag(tag)
     if entry["file"] != f"{key}.safetensors" or not re.fullmatch(r"[0-9a-f]{64}", entry["sha256"]):

@@ -1,0 +1,269 @@
+"""`zoo predict` and `zoo export`: published weights (or a checkpoint) on image files, or to a file.
+
+* `zoo predict MODEL FILES…`: top-k classes of image files, as text or JSON.
+* `zoo export MODEL[.TAG] --format F -o FILE`: which weights to export, and the summary printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from zoo.inference.export import (
+    CHECK_BATCHES,
+    FORMAT_NAMES,
+    FORMATS,
+    INPUT_NAME,
+    METADATA_FILE,
+    ONNX_OPSET,
+    OUTPUT_NAME,
+    TOLERANCE,
+    ExportError,
+    ExportFailed,
+    ExportResult,
+    check_output,
+    export_file,
+)
+from zoo.inference.predict import Prediction, Predictor, expand_sources
+from zoo.weights.table import WeightError
+
+
+def _predict_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="zoo predict",
+        description="Classify image files (PNG, JPEG, BMP, WebP; any size and mode) with published "
+        "weights, preprocessed as their training data was. Directories and globs are read in "
+        "batches. To predict from a recipe's DataModule instead, use `zoo predict --config …`.",
+    )
+    parser.add_argument(
+        "model", help="MODEL or MODEL.TAG, e.g. resnet_mnist, resnet_mnist.fashion_v1"
+    )
+    parser.add_argument("files", nargs="+", help="image files, directories or quoted globs")
+    parser.add_argument("-k", "--top-k", type=int, default=3, help="classes per file (default 3)")
+    parser.add_argument("--batch-size", type=int, default=256, help="images per forward pass")
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    return parser
+
+
+def _text(prediction: Prediction) -> str:
+    ranked = "  ".join(f"{label} {p:6.1%}" for _, label, p in prediction.top)
+    return f"{prediction.source}: {ranked}"
+
+
+def predict_command(argv: list[str]) -> int:
+    """Print predictions per file; exit 1 if any file could not be used, 2 on bad arguments.
+
+    With options first (`zoo predict --config RECIPE …`) it is Lightning's predict subcommand.
+    """
+    if argv and argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
+        from zoo.training.cli import lightning_command
+
+        return lightning_command("predict", argv)
+    parser = _predict_parser()
+    args = parser.parse_args(argv)
+    if args.top_k < 1 or args.batch_size < 1:
+        parser.error("--top-k and --batch-size must be at least 1")
+    try:
+        predictor = Predictor.from_pretrained(args.model)
+    except (KeyError, WeightError) as error:
+        parser.error(str(error.args[0] if isinstance(error, KeyError) else error))
+    files = expand_sources(args.files)
+    predictions = predictor.predict_files(files, top_k=args.top_k, batch_size=args.batch_size)
+    failed = 0
+    results = []
+    for prediction in predictions:
+        failed += prediction.error is not None
+        if args.json:
+            results.append(prediction.to_json())
+        elif prediction.error:
+            print(f"{prediction.source}: error: {prediction.error}", file=sys.stderr)
+        else:
+            print(_text(prediction), flush=True)
+    if args.json:
+        print(json.dumps({"model": predictor.key, "results": results}, indent=2))
+    return 1 if failed else 0
+
+
+# The metadata a deployer needs most, named in the summary when the file carries it.
+SUMMARY_KEYS = ("model", "weights", "dataset", "categories", "mean", "std", "input_shape")
+
+
+def image_models() -> list[str]:
+    """The registered models `zoo export` handles: the image classifiers."""
+    from zoo.models import ImageClassifier, model_info, model_names
+
+    return [n for n in model_names() if issubclass(model_info(n).cls, ImageClassifier)]
+
+
+def _data_metadata(dataset: str, preprocessing: dict, categories: list[str]) -> dict[str, Any]:
+    return {
+        "dataset": dataset,
+        "categories": categories,
+        "mean": preprocessing["mean"],
+        "std": preprocessing["std"],
+        "preprocessing": preprocessing["formula"],
+    }
+
+
+def _default_data_metadata(name: str, model: nn.Module) -> dict[str, Any]:
+    from zoo.weights.evaluate import default_datamodule, describe_data, make_datamodule
+
+    data = describe_data(make_datamodule(*default_datamodule(name)), model)
+    return _data_metadata(data["name"], data["preprocessing"], data["categories"])
+
+
+def load_for_export(
+    spec: str, *, random_init: bool = False, seed: int = 0, checkpoint: str | None = None
+) -> tuple[nn.Module, dict[str, Any]]:
+    """The model `MODEL[.TAG]` names, in eval mode, and the metadata describing its weights.
+
+    Published weights by default; `random_init` builds untrained weights from `seed`;
+    `checkpoint` loads a Lightning checkpoint of `zoo fit` (without unpickling code).
+    """
+    from zoo.models import ImageClassifier, model_info
+    from zoo.weights.table import DEFAULT_TAG, WeightError, split_key
+
+    name, tag = split_key(spec)
+    explicit_tag = tag != DEFAULT_TAG
+    info = model_info(name)
+    if not issubclass(info.cls, ImageClassifier):
+        raise ExportError(
+            f"{name} is not an image model ({info.dataset} data); zoo export handles the image "
+            f"classifiers: {', '.join(image_models())}"
+        )
+    if explicit_tag and (random_init or checkpoint):
+        raise ExportError(
+            f"{spec} names published weights, which --random-init/--checkpoint replace; "
+            f"export {name} instead"
+        )
+    if random_init:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = info.create().eval()
+        weights = f"random-init (seed {seed}, untrained)"
+        return model, {"model": name, "weights": weights, **_default_data_metadata(name, model)}
+    if checkpoint is not None:
+        from zoo.weights.publish import model_from_checkpoint, plain_hparams, read_checkpoint
+
+        ckpt = read_checkpoint(checkpoint)
+        model, _ = model_from_checkpoint(name, ckpt, plain_hparams(ckpt, checkpoint))
+        weights = f"checkpoint {Path(checkpoint).name}"
+        return model, {"model": name, "weights": weights, **_default_data_metadata(name, model)}
+    from zoo.hub import load_weight
+    from zoo.weights.table import default_table
+
+    table = default_table()
+    try:
+        weight = table.resolve(name, tag)
+    except WeightError as err:
+        if explicit_tag:
+            raise
+        raise WeightError(
+            f"{err}. To export {name} anyway, pass --random-init (untrained weights) or "
+            "--checkpoint RUN.ckpt (a run of zoo fit)"
+        ) from None
+    entry = weight.entry
+    data = _data_metadata(entry["dataset"]["name"], entry["preprocessing"], entry["categories"])
+    return load_weight(weight, table), {"model": name, "weights": weight.key, **data}
+
+
+def _run_hint(result: ExportResult) -> str:
+    path = str(result.path)
+    shape = ", ".join(map(str, result.metadata["input_shape"]))
+    if result.format == "onnx":
+        return (
+            f"import numpy as np, onnxruntime as ort; s = ort.InferenceSession({path!r}); "
+            f"logits = s.run(None, {{{INPUT_NAME!r}: np.zeros((1, {shape}), np.float32)}})[0]"
+        )
+    load = "torch.jit.load" if result.format == "torchscript" else "torch.export.load"
+    module = "" if result.format == "torchscript" else ".module()"
+    return f"import torch; m = {load}({path!r}){module}; logits = m(torch.zeros(1, {shape}))"
+
+
+def summary(result: ExportResult) -> str:
+    """What `zoo export` prints: the file, its input and output, the check, how to run it."""
+    meta = result.metadata
+    shape = ", ".join(map(str, meta["input_shape"]))
+    categories = meta.get("categories") or []
+    shown = ", ".join(
+        categories if len(categories) <= 6 else [*categories[:3], "…", categories[-1]]
+    )
+    kind = FORMAT_NAMES[result.format] + (f" opset {ONNX_OPSET}" if result.format == "onnx" else "")
+    where = "metadata_props" if result.format == "onnx" else f"extra file {METADATA_FILE}"
+    what = meta.get("model", meta["model_class"])
+    if "weights" in meta:
+        what += f" with weights {meta['weights']}"
+    output = f"{OUTPUT_NAME}: (N, {len(categories)}) for {shown}; softmax for probabilities"
+    lines = [
+        f"wrote {result.path} ({result.size / 1024:.1f} KiB, {kind}): {what}",
+        f"  input    {INPUT_NAME}: float32 (N, {shape}), any batch size N",
+        f"  output   {output if categories else meta['output']}",
+    ]
+    if "mean" in meta:
+        lines.append(f"  prepare  {meta['preprocessing']}; mean {meta['mean']}, std {meta['std']}")
+    lines += [
+        f"  checked  max |export - eager| = {result.max_abs_diff:.2g} on random batches of "
+        f"{' and '.join(map(str, CHECK_BATCHES))} (limit {TOLERANCE:g})",
+        f"  metadata {', '.join(k for k in SUMMARY_KEYS if k in meta)} in its {where}",
+        f'  run      python -c "{_run_hint(result)}"',
+    ]
+    return "\n".join(lines)
+
+
+def _export_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="zoo export",
+        description="Export an image model with a dynamic batch size, checked against eager "
+        "PyTorch (max abs diff ≤ 1e-5) before the file is written.",
+        epilog="examples: zoo export resnet_mnist --format onnx -o resnet_mnist.onnx; "
+        "zoo export cnn_cifar10 --random-init --format exported-program -o cnn.pt2",
+    )
+    add = parser.add_argument
+    add("model", metavar="MODEL[.TAG]", help="e.g. resnet_mnist or resnet_mnist.fashion_v1")
+    add("--format", required=True, choices=list(FORMATS), help="onnx, torchscript or "
+        "exported-program (files .onnx, .pt, .pt2)")  # fmt: skip
+    add("-o", "--output", required=True, metavar="FILE", help="the file to write")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument(
+        "--random-init", action="store_true", help="untrained weights (shape/deploy testing)"
+    )
+    source.add_argument(
+        "--checkpoint", metavar="RUN.ckpt", help="weights of a zoo fit run; the metadata "
+        "assumes the model's usual dataset (MNIST, CIFAR-10)"
+    )  # fmt: skip
+    add("--seed", type=int, default=None, help="seed of --random-init (default 0)")
+    add("--force", action="store_true", help="replace FILE if it exists")
+    return parser
+
+
+def export_command(argv: list[str]) -> int:
+    """`zoo export MODEL[.TAG] --format F -o FILE`: export, check, print a summary."""
+    parser = _export_parser()
+    args = parser.parse_args(argv)
+    if args.seed is not None and not args.random_init:
+        parser.error("--seed applies only to --random-init")
+    from zoo.weights.table import WeightError
+
+    try:
+        check_output(args.output, args.format, args.force)
+        model, metadata = load_for_export(
+            args.model,
+            random_init=args.random_init,
+            seed=args.seed or 0,
+            checkpoint=args.checkpoint,
+        )
+        result = export_file(model, args.format, args.output, metadata=metadata, force=args.force)
+    except ExportFailed as err:
+        print(f"zoo export: {err}", file=sys.stderr)
+        return 1
+    except (ExportError, WeightError, KeyError) as err:
+        print(f"zoo export: {err.args[0] if isinstance(err, KeyError) else err}", file=sys.stderr)
+        return 2
+    print(summary(result))
+    return 0

@@ -1,0 +1,322 @@
+"""Exporting image models to ONNX, TorchScript and `torch.export` programs, checked against eager.
+
+`zoo export MODEL[.TAG] --format onnx|torchscript|exported-program -o FILE` and
+`export_model(model, format, path)`. The batch dimension stays dynamic; what a deployer needs to
+feed the model (input shape, mean/std, categories, which weights) travels inside the file. Before
+anything is written, the exported artifact is loaded back with its own runtime, run on random
+batches of two sizes and compared with the eager model; the file is then written atomically.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from zoo.files import atomic_write
+
+FORMATS: dict[str, str] = {"onnx": ".onnx", "torchscript": ".pt", "exported-program": ".pt2"}
+FORMAT_NAMES = {"onnx": "ONNX", "torchscript": "TorchScript", "exported-program": "ExportedProgram"}
+INPUT_NAME = "x"
+OUTPUT_NAME = "logits"
+BATCH_DIM = "batch"
+ONNX_OPSET = 17
+# The metadata's name among TorchScript's and torch.export's extra files.
+METADATA_FILE = "zoo.json"
+# Largest |exported - eager| accepted on the check batches.
+TOLERANCE = 1e-5
+# Traced/exported with a batch of 2: a batch of 1 may be specialised into the graph as a constant.
+EXAMPLE_BATCH = 2
+CHECK_BATCHES = (1, 7)
+CHECK_SEED = 0
+
+Predictor = Callable[[Tensor], Tensor]
+
+
+class ExportError(ValueError):
+    """An export that cannot be done as asked (bad model, format or output path)."""
+
+
+class ExportFailed(ExportError):
+    """The model could not be exported faithfully; nothing was written."""
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What one export wrote and how closely the file reproduces the eager model."""
+
+    path: Path
+    format: str
+    size: int
+    max_abs_diff: float
+    metadata: dict[str, Any]
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    # The exporters warn about their own deprecation (TorchScript, the TorchScript-based ONNX
+    # exporter), about the input check's Python conditions (constant for a fixed C, H, W), and
+    # torchmetrics about properties the tracer probes; none of it concerns the user.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+def _require(module: str) -> Any:
+    try:
+        return __import__(module)
+    except ImportError:
+        raise ExportError(
+            f"ONNX export needs the {module} package: pip install 'zoo[onnx]'"
+        ) from None
+
+
+def check_output(path: str | Path, format: str, force: bool = False) -> Path:
+    """`path` as the output of a `format` export, or one clear error saying what to change."""
+    if format not in FORMATS:
+        raise ExportError(f"unknown format {format!r}; choose one of: {', '.join(FORMATS)}")
+    path = Path(path)
+    suffix = FORMATS[format]
+    if path.suffix.lower() != suffix:
+        others = [name for name, ext in FORMATS.items() if ext == path.suffix.lower()]
+        hint = f", or did you mean --format {others[0]}?" if others else ""
+        raise ExportError(
+            f"{format} files end in {suffix}, but the output is {path.name!r}: name it "
+            f"{path.with_suffix(suffix).name}{hint}"
+        )
+    if path.is_dir():
+        raise ExportError(
+            f"{path} is a directory; give a file name, e.g. {path / f'model{suffix}'}"
+        )
+    if not path.parent.is_dir():
+        raise ExportError(
+            f"the output directory {path.parent} does not exist; create it first "
+            f"(mkdir -p {path.parent})"
+        )
+    if path.exists() and not force:
+        raise ExportError(f"{path} already exists; pass --force (force=True) to replace it")
+    return path
+
+
+def _input_shape(model: nn.Module) -> tuple[int, ...]:
+    shape = getattr(model, "input_shape", None)
+    if not isinstance(shape, tuple) or len(shape) != 3:
+        raise ExportError(
+            f"{type(model).__name__} has no input_shape (C, H, W): zoo exports image classifiers"
+        )
+    devices = {t.device.type for t in [*model.parameters(), *model.buffers()]}
+    if devices - {"cpu"}:
+        raise ExportError(
+            f"{type(model).__name__} is on {', '.join(sorted(devices))}; export from the CPU "
+            "(model.cpu()) so that the file runs anywhere"
+        )
+    return shape
+
+
+def _base_metadata(model: nn.Module, format: str, shape: tuple[int, ...]) -> dict[str, Any]:
+    import zoo
+
+    classes = getattr(model, "num_classes", "num_classes")
+    return {
+        "format": format,
+        "model_class": type(model).__name__,
+        "input_name": INPUT_NAME,
+        "input_shape": list(shape),
+        "input": f"{INPUT_NAME}: float32 (N, {', '.join(map(str, shape))}), any batch size N",
+        "output_name": OUTPUT_NAME,
+        "output": f"{OUTPUT_NAME}: float32 (N, {classes}); softmax gives the probabilities",
+        "zoo_version": zoo.__version__,
+        "torch_version": torch.__version__,
+    }
+
+
+def _check_json(metadata: dict[str, Any]) -> None:
+    for key, value in metadata.items():
+        if not isinstance(key, str):
+            raise ExportError(f"metadata keys must be strings, got {key!r}")
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError):
+            raise ExportError(f"metadata {key}={value!r} is not a plain JSON value") from None
+
+
+def onnx_bytes(model: nn.Module, opset: int = ONNX_OPSET) -> bytes:
+    """`model` (in eval mode, with an `input_shape`) as an ONNX graph with a dynamic batch axis.
+
+    The graph is traced on the model's device; inputs are named `x`, outputs `logits`.
+    """
+    device = next(model.parameters()).device
+    example = torch.zeros(EXAMPLE_BATCH, *model.input_shape, device=device)
+    buffer = io.BytesIO()
+    with _quiet():
+        # The TorchScript-based exporter: the torch.export-based one needs onnxscript, which
+        # zoo does not depend on.
+        torch.onnx.export(
+            model, (example,), buffer, dynamo=False, opset_version=opset,
+            input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+            dynamic_axes={INPUT_NAME: {0: BATCH_DIM}, OUTPUT_NAME: {0: BATCH_DIM}},
+        )  # fmt: skip
+    return buffer.getvalue()
+
+
+def _onnx_file(model: nn.Module, example: Tensor, metadata: dict[str, Any]) -> bytes:
+    onnx = _require("onnx")
+    proto = onnx.load_from_string(onnx_bytes(model))
+    for key, value in metadata.items():
+        prop = proto.metadata_props.add()
+        prop.key = key
+        prop.value = value if isinstance(value, str) else json.dumps(value)
+    return proto.SerializeToString()
+
+
+def _torchscript_file(model: nn.Module, example: Tensor, metadata: dict[str, Any]) -> bytes:
+    from zoo.lightning_shims import trainer_free_tracing
+
+    buffer = io.BytesIO()
+    with _quiet(), trainer_free_tracing(), torch.no_grad():
+        traced = torch.jit.trace(model, (example,), check_trace=False)
+        torch.jit.save(traced, buffer, _extra_files={METADATA_FILE: json.dumps(metadata)})
+    return buffer.getvalue()
+
+
+def _exported_program_file(model: nn.Module, example: Tensor, metadata: dict[str, Any]) -> bytes:
+    batch = torch.export.Dim(BATCH_DIM, min=1)
+    buffer = io.BytesIO()
+    with _quiet():
+        program = torch.export.export(model, (example,), dynamic_shapes=({0: batch},))
+        torch.export.save(program, buffer, extra_files={METADATA_FILE: json.dumps(metadata)})
+    return buffer.getvalue()
+
+
+BUILDERS: dict[str, Callable[[nn.Module, Tensor, dict[str, Any]], bytes]] = {
+    "onnx": _onnx_file,
+    "torchscript": _torchscript_file,
+    "exported-program": _exported_program_file,
+}
+
+
+def _runner(format: str, payload: bytes) -> Predictor:
+    """The exported artifact, loaded by the runtime a deployer would use."""
+    if format == "onnx":
+        ort = _require("onnxruntime")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = torch.get_num_threads()
+        session = ort.InferenceSession(payload, options, providers=["CPUExecutionProvider"])
+
+        def run(x: Tensor) -> Tensor:
+            (logits,) = session.run(None, {INPUT_NAME: x.contiguous().numpy()})
+            return torch.from_numpy(logits)
+
+        return run
+    with _quiet():
+        if format == "torchscript":
+            return torch.jit.load(io.BytesIO(payload))
+        return torch.export.load(io.BytesIO(payload)).module()
+
+
+def _first_line(err: Exception) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else "no message"
+
+
+def _max_abs_diff(model: nn.Module, run: Predictor, shape: tuple[int, ...]) -> float:
+    generator = torch.Generator().manual_seed(CHECK_SEED)
+    worst = 0.0
+    for n in CHECK_BATCHES:
+        x = torch.randn(n, *shape, generator=generator)
+        with torch.no_grad():
+            expected = model(x)
+            try:
+                got = run(x)
+            except Exception as err:  # e.g. a guard that pinned the batch size at export
+                raise ExportFailed(
+                    f"the exported file fails on a batch of {n} ({type(err).__name__}: "
+                    f"{_first_line(err)}); its batch size is not dynamic; nothing was written"
+                ) from err
+        if got.shape != expected.shape:
+            raise ExportFailed(
+                f"the export returns shape {tuple(got.shape)} for a batch of {n}, eager "
+                f"{tuple(expected.shape)}: its batch size is not dynamic; nothing was written"
+            )
+        worst = max(worst, (got - expected).abs().max().item())
+    return worst
+
+
+def _build(model: nn.Module, format: str, shape: tuple[int, ...], info: dict[str, Any]) -> bytes:
+    example = torch.randn(EXAMPLE_BATCH, *shape, generator=torch.Generator().manual_seed(1))
+    try:
+        return BUILDERS[format](model, example, info)
+    except ExportError:
+        raise
+    except Exception as err:  # the exporters' many error types, turned into one clear message
+        raise ExportFailed(
+            f"{FORMAT_NAMES[format]} export of {type(model).__name__} with a dynamic batch size "
+            f"failed ({type(err).__name__}: {_first_line(err)}); nothing was written"
+        ) from err
+
+
+def export_file(
+    model: nn.Module,
+    format: str,
+    path: str | Path,
+    *,
+    metadata: dict[str, Any] | None = None,
+    force: bool = False,
+) -> ExportResult:
+    """`export_model`, returning what was written and the measured max |exported - eager|."""
+    path = check_output(path, format, force)
+    shape = _input_shape(model)
+    info = {**(metadata or {}), **_base_metadata(model, format, shape)}
+    _check_json(info)
+    if format == "onnx":
+        for module in ("onnx", "onnxruntime"):
+            _require(module)
+    was_training = model.training
+    model.eval()
+    try:
+        payload = _build(model, format, shape, info)
+        diff = _max_abs_diff(model, _runner(format, payload), shape)
+    finally:
+        model.train(was_training)
+    if not diff <= TOLERANCE:  # also catches NaN
+        raise ExportFailed(
+            f"the {FORMAT_NAMES[format]} export of {type(model).__name__} differs from the eager "
+            f"model by up to {diff:.3g} (more than {TOLERANCE:g}) on batches of "
+            f"{' and '.join(map(str, CHECK_BATCHES))}; nothing was written"
+        )
+    atomic_write(path, payload)
+    return ExportResult(path, format, len(payload), diff, info)
+
+
+def export_model(
+    model: nn.Module,
+    format: str,
+    path: str | Path,
+    *,
+    metadata: dict[str, Any] | None = None,
+    force: bool = False,
+) -> Path:
+    """Export an image classifier to `path` with a dynamic batch size; returns the path.
+
+    Args:
+        model: a model with `input_shape` (C, H, W), on the CPU; exported in eval mode (its
+            training mode is restored afterwards).
+        format: "onnx" (.onnx), "torchscript" (.pt) or "exported-program" (.pt2).
+        path: the output file; its directory must exist, and its suffix match the format.
+        metadata: JSON values stored in the file (ONNX `metadata_props`; the `zoo.json` extra
+            file of TorchScript and torch.export); zoo adds the format and the input/output.
+        force: replace an existing file.
+
+    The file is loaded back, run on random batches of 1 and 7 and compared with the eager model
+    (max abs diff ≤ 1e-5) before it is written atomically. Raises `ExportError` for a bad request
+    and `ExportFailed` when the model cannot be exported faithfully; nothing is written then.
+    """
+    return export_file(model, format, path, metadata=metadata, force=force).path

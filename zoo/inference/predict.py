@@ -1,0 +1,153 @@
+"""Predict with published weights on image files: `Predictor` and `predict_files`.
+
+A `Predictor` pairs a published model with the preprocessing its weights were trained with, so a
+photo of a digit goes through the same steps MNIST's own digits did (see `zoo.inference.imaging`).
+"""
+
+from __future__ import annotations
+
+import glob
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor
+
+from zoo.inference.imaging import ImageError, pipeline_for, read_image, to_grey
+from zoo.models.base import ImageClassifier
+from zoo.weights.table import Weight, WeightError, WeightTable, default_table, split_key
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+GLOB_CHARACTERS = frozenset("*?[")
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The top classes for one file, or why it has none."""
+
+    source: str
+    top: list[tuple[int, str, float]] = field(default_factory=list)  # (class, label, probability)
+    error: str | None = None
+
+    def to_json(self) -> dict:
+        """A JSON-ready dict: the file, its top classes (most probable first) or its error."""
+        top = [{"class": c, "label": label, "probability": round(p, 6)} for c, label, p in self.top]
+        return {"file": self.source, "top": top, "error": self.error}
+
+
+class Predictor:
+    """A published image model with the preprocessing of its training data.
+
+    Args:
+        model: the model, in eval mode.
+        weight: its entry in the published-weights table (categories, mean/std, dataset).
+    """
+
+    def __init__(self, model: ImageClassifier, weight: Weight) -> None:
+        if not isinstance(model, ImageClassifier):
+            raise WeightError(f"{weight.key} is not an image classifier; predict needs one")
+        self.model = model.eval()
+        self.weight = weight
+        self.categories: list[str] = list(weight.entry["categories"])
+        self.pipeline = pipeline_for(weight.entry["dataset"]["name"])
+        preprocessing = weight.entry["preprocessing"]
+        self.mean = torch.tensor(preprocessing["mean"]).view(1, -1, 1, 1)
+        self.std = torch.tensor(preprocessing["std"]).view(1, -1, 1, 1)
+
+    @classmethod
+    def from_pretrained(cls, spec: str, table: WeightTable | None = None) -> Predictor:
+        """`resnet_mnist` (its default weights) or `resnet_mnist.fashion_v1`, loaded offline."""
+        from zoo.hub import load_weight
+
+        table = table or default_table()
+        weight = table.resolve(*split_key(spec))
+        return cls(load_weight(weight, table), weight)
+
+    @property
+    def key(self) -> str:
+        """The weight's `model.tag`."""
+        return self.weight.key
+
+    def prepare(self, image: Image.Image) -> np.ndarray:
+        """The uint8 (28, 28) image the model sees, made as its training data was."""
+        return self.pipeline(to_grey(image))
+
+    def probabilities(self, inputs: np.ndarray) -> Tensor:
+        """Class probabilities (N, classes) for uint8 inputs (N, 28, 28) from `prepare`."""
+        x = torch.from_numpy(np.ascontiguousarray(inputs)).unsqueeze(1).float()
+        x = (x / 255.0 - self.mean) / self.std
+        with torch.inference_mode():
+            return self.model(x).softmax(dim=-1)
+
+    def top(self, probabilities: Tensor, k: int) -> list[tuple[int, str, float]]:
+        """The `k` most probable (class, category, probability) of one row."""
+        indices = probabilities.topk(min(k, len(self.categories))).indices.tolist()
+        return [(i, self.categories[i], float(probabilities[i])) for i in indices]
+
+    def predict_files(
+        self, sources: Iterable[str | Path], top_k: int = 3, batch_size: int = 256
+    ) -> Iterator[Prediction]:
+        """Predictions for files in order, `batch_size` images at a time; a file that cannot be
+        used gets its error and the others still get predictions."""
+        batch: list[tuple[str, np.ndarray | None, str | None]] = []
+        for source in sources:
+            batch.append(self._load(str(source)))
+            if len(batch) == batch_size:
+                yield from self._run(batch, top_k)
+                batch = []
+        yield from self._run(batch, top_k)
+
+    def _load(self, source: str) -> tuple[str, np.ndarray | None, str | None]:
+        try:
+            return source, self.prepare(read_image(source)), None
+        except ImageError as error:
+            return source, None, _explain(source, error)
+
+    def _run(
+        self, batch: list[tuple[str, np.ndarray | None, str | None]], top_k: int
+    ) -> Iterator[Prediction]:
+        good = [image for _, image, _ in batch if image is not None]
+        rows = iter(self.probabilities(np.stack(good)) if good else [])
+        for source, image, error in batch:
+            if image is None:
+                yield Prediction(source, error=error)
+            else:
+                yield Prediction(source, top=self.top(next(rows), top_k))
+
+
+def _explain(source: str, error: ImageError) -> str:
+    path = Path(source)
+    if path.is_dir():
+        return f"no image files ({', '.join(IMAGE_SUFFIXES)}) in this directory"
+    if not path.exists() and GLOB_CHARACTERS & set(source):
+        return "no files match this pattern"
+    return str(error)
+
+
+def expand_sources(arguments: Sequence[str]) -> list[str]:
+    """Files named directly, the image files of directories (sorted, not recursive), and glob
+    matches (`**` recurses). An argument that matches nothing is kept, to get its error."""
+    files: list[str] = []
+    for argument in arguments:
+        path = Path(argument)
+        if path.is_dir():
+            images = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            files += [str(p) for p in images if p.is_file()] or [argument]
+        elif not path.exists() and GLOB_CHARACTERS & set(argument):
+            files += sorted(glob.glob(argument, recursive=True)) or [argument]
+        else:
+            files.append(argument)
+    return files
+
+
+def predict_files(
+    model: str, sources: Sequence[str | Path], top_k: int = 3, batch_size: int = 256
+) -> list[Prediction]:
+    """Top-k predictions of published weights (`resnet_mnist`, `resnet_mnist.fashion_v1`) for
+    image files, directories and globs, as `zoo predict` prints them."""
+    predictor = Predictor.from_pretrained(model)
+    files = expand_sources([str(s) for s in sources])
+    return list(predictor.predict_files(files, top_k=top_k, batch_size=batch_size))

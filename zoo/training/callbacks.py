@@ -1,0 +1,130 @@
+"""The callbacks of every `zoo fit`: checkpoints that never keep NaN weights, and the progress bar.
+
+* `ZooCheckpoint`: the best model by a metric plus a `last.ckpt` that is also refreshed every few
+  hundred steps, so a killed run loses little; a run whose weights turned NaN stops with
+  `TrainingDiverged` instead of saving them over good checkpoints.
+* `MetricsProgressBar`: Rich progress bar showing the loss and accuracy being logged.
+
+The figures a run draws are in `zoo.training.reports`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import RichProgressBar
+from lightning.pytorch.trainer.states import TrainerFn
+
+from zoo.lightning_shims import CheckpointHooks
+
+
+class TrainingDiverged(RuntimeError):
+    """The weights stopped being finite numbers (NaN or infinity): training cannot recover."""
+
+
+def _refuse_diverged(trainer: L.Trainer, dirpath: str | Path | None) -> None:
+    # One host sync per checkpoint, not per step: a diverged run is caught at its next save.
+    module = trainer.lightning_module
+    finite = [p.detach().isfinite().all() for p in module.parameters()]
+    if not finite or torch.stack(finite).all():
+        return
+    lr = module.hparams.get("lr", "?")
+    raise TrainingDiverged(
+        f"training diverged by epoch {trainer.current_epoch}, step {trainer.global_step}: the "
+        f"weights are NaN or infinite, so they were not saved over the checkpoints in "
+        f"{dirpath}. Start again with a lower learning rate (--model.init_args.lr, {lr} in "
+        f"this run) or with gradient clipping (--trainer.gradient_clip_val 1.0)."
+    )
+
+
+class ZooCheckpoint(CheckpointHooks):
+    """`ModelCheckpoint` keeping the best model by `monitor` and a `last.ckpt` refreshed often.
+
+    Lightning's own `every_n_train_steps` would replace the per-validation "best" check; here
+    the best model is still chosen after each validation, and independently `last.ckpt` is
+    rewritten every `last_every_n_steps` optimizer steps (and at every epoch end), so
+    `--ckpt_path last` resumes a killed run close to where it stopped (mid-epoch included).
+    Before every save the weights are checked: NaN or infinite ones raise `TrainingDiverged`
+    instead of overwriting the last finite checkpoint.
+
+    Args:
+        dirpath: where checkpoints go; the `zoo` command sets `runs/<name>/<version>/checkpoints`.
+        filename: name pattern of the best checkpoint.
+        monitor: metric to rank checkpoints by (`None`: keep the latest).
+        mode: "max" (accuracy) or "min" (loss, MSE).
+        save_top_k: how many best checkpoints to keep (0: only `last.ckpt`).
+        save_last: also keep `last.ckpt`.
+        last_every_n_steps: rewrite `last.ckpt` every this many steps (0: only at epoch ends).
+        **kwargs: any other `ModelCheckpoint` argument.
+    """
+
+    def __init__(
+        self,
+        dirpath: str | Path | None = None,
+        filename: str | None = "best-{epoch}-{step}",
+        monitor: str | None = "val/acc",
+        mode: str = "max",
+        save_top_k: int = 1,
+        save_last: bool | None = True,
+        last_every_n_steps: int = 200,
+        **kwargs: Any,
+    ) -> None:
+        if last_every_n_steps < 0:
+            raise ValueError(f"last_every_n_steps must be >= 0, got {last_every_n_steps}")
+        super().__init__(
+            dirpath=dirpath, filename=filename, monitor=monitor, mode=mode,
+            save_top_k=save_top_k, save_last=save_last, **kwargs,
+        )  # fmt: skip
+        self.last_every_n_steps = last_every_n_steps
+
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
+        batch_idx: int,
+    ) -> None:  # fmt: skip
+        """Lightning's per-step logic, then `last.ckpt` every `last_every_n_steps` steps."""
+        super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+        step = trainer.global_step
+        if not (self.save_last and self.last_every_n_steps) or step % self.last_every_n_steps:
+            return
+        if trainer.fast_dev_run or trainer.sanity_checking or trainer.state.fn != TrainerFn.FITTING:
+            return
+        candidates = {"epoch": torch.tensor(trainer.current_epoch), "step": torch.tensor(step)}
+        self.last_model_path = self.format_checkpoint_name(candidates, self.CHECKPOINT_NAME_LAST)
+        # Every rank calls this (the strategy writes on rank 0 and synchronises); DDP keeps the
+        # weights identical on every rank, so all of them refuse a diverged run together.
+        _refuse_diverged(trainer, self.dirpath)
+        trainer.save_checkpoint(self.last_model_path, self.save_weights_only)
+
+    def before_save(self, trainer: L.Trainer) -> None:
+        """Refuse to write NaN or infinite weights (raises `TrainingDiverged`)."""
+        _refuse_diverged(trainer, self.dirpath)
+
+    # Lightning 2.6 refreshes `last.ckpt` at an epoch's end only when a new best was saved; resume
+    # and publishing need the final state, so it is written whenever nothing was saved yet.
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Lightning's best/last logic, then `last.ckpt` if this step was not saved yet."""
+        super().on_validation_end(trainer, pl_module)
+        if not self.saves_on_train_epoch_end(trainer):
+            self.save_last_now(trainer)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """The same where Lightning saves at the end of the training epoch."""
+        super().on_train_epoch_end(trainer, pl_module)
+        if self.saves_on_train_epoch_end(trainer):
+            self.save_last_now(trainer)
+
+
+class MetricsProgressBar(RichProgressBar):
+    """Rich progress bar that also shows the `train/*` and `val/*` metrics being logged."""
+
+    def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Any]:
+        """Lightning's items (minus the logger's version id) plus the current stage metrics."""
+        items = super().get_metrics(trainer, pl_module)
+        items.pop("v_num", None)
+        for key, value in trainer.callback_metrics.items():
+            if key.startswith(("train/", "val/")) and value.numel() == 1:
+                items[key] = f"{value.item():.4g}"
+        return items

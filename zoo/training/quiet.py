@@ -1,0 +1,32 @@
+"""Silence library messages that never apply to a zoo run; real warnings and errors still show."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+_NOISE = (
+    "💡 Tip: For seamless cloud logging",
+    "TPU available:",
+    "HPU available:",
+)
+
+
+class _DropNoise(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(_NOISE)
+
+
+def quiet_known_noise() -> None:
+    """Filter the known, meaningless messages of torch, Lightning and jsonargparse (idempotent)."""
+    # torch's pytree deprecation, triggered inside Lightning, not by our code.
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated")
+    # Our loaders slice tensors in memory: worker processes would only slow them down.
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    # Lightning calls jsonargparse APIs deprecated in 4.49; nothing a zoo user can act on.
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module="lightning.pytorch.cli")
+    # Lightning's advert for its hosted logger, and accelerators this project never uses.
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+        log = logging.getLogger(name)
+        if not any(isinstance(f, _DropNoise) for f in log.filters):
+            log.addFilter(_DropNoise())

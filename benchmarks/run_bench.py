@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from zoo.benchmark import bench_command
+from zoo.benchmark.cli import bench_command
 
 if __name__ == "__main__":
     raise SystemExit(bench_command(sys.argv[1:]))

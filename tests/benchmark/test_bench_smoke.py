@@ -64,7 +64,7 @@ def test_quick_bench_writes_sane_json_markdown_and_png(mnist_dir: Path, tmp_path
 def test_bad_arguments_fail_clearly_before_writing(
     args: list[str], message: str, tmp_path: Path
 ) -> None:
-    from zoo.benchmark import bench_command
+    from zoo.benchmark.cli import bench_command
 
     out = tmp_path / "results"
     with pytest.raises(SystemExit) as exit_info:

@@ -2,7 +2,3 @@
 
 Inside the package (not only in `benchmarks/`) so that `zoo bench` works from an installed wheel.
 """
-
-from zoo.benchmark.cli import bench_command
-
-__all__ = ["bench_command"]

@@ -16,8 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from zoo.benchmark.measure import clock
-
-Predictor = Callable[[Tensor], Tensor]
+from zoo.inference.export import BatchFunction
 
 
 @dataclass
@@ -36,7 +35,7 @@ class InferenceResult:
         return asdict(self)
 
 
-def _eager(model: nn.Module, device: torch.device) -> Predictor:
+def _eager(model: nn.Module, device: torch.device) -> BatchFunction:
     def predict(x: Tensor) -> Tensor:
         with torch.inference_mode():
             return model(x)
@@ -44,7 +43,7 @@ def _eager(model: nn.Module, device: torch.device) -> Predictor:
     return predict
 
 
-def _onnxruntime(model: nn.Module, device: torch.device) -> Predictor:
+def _onnxruntime(model: nn.Module, device: torch.device) -> BatchFunction:
     import onnxruntime as ort
 
     from zoo.inference.export import INPUT_NAME, onnx_bytes
@@ -67,7 +66,7 @@ def _onnxruntime(model: nn.Module, device: torch.device) -> Predictor:
     return predict
 
 
-def _compiled(model: nn.Module, device: torch.device) -> Predictor:
+def _compiled(model: nn.Module, device: torch.device) -> BatchFunction:
     compiled = torch.compile(model, dynamic=False)
 
     def predict(x: Tensor) -> Tensor:
@@ -77,14 +76,14 @@ def _compiled(model: nn.Module, device: torch.device) -> Predictor:
     return predict
 
 
-PATHS: dict[str, Callable[[nn.Module, torch.device], Predictor]] = {
+PATHS: dict[str, Callable[[nn.Module, torch.device], BatchFunction]] = {
     "eager": _eager,
     "onnxruntime": _onnxruntime,
     "torch.compile": _compiled,
 }
 
 
-def _median_seconds(predict: Predictor, x: Tensor, device: torch.device, calls: int) -> float:
+def _median_seconds(predict: BatchFunction, x: Tensor, device: torch.device, calls: int) -> float:
     predict(x)
     times = []
     for _ in range(calls):

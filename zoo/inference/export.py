@@ -38,7 +38,8 @@ EXAMPLE_BATCH = 2
 CHECK_BATCHES = (1, 7)
 CHECK_SEED = 0
 
-Predictor = Callable[[Tensor], Tensor]
+BatchFunction = Callable[[Tensor], Tensor]
+"""A model, an exported file's runtime or a compiled graph: a float batch in, logits out."""
 
 
 class ExportError(ValueError):
@@ -203,7 +204,7 @@ BUILDERS: dict[str, Callable[[nn.Module, Tensor, dict[str, Any]], bytes]] = {
 }
 
 
-def _runner(format: str, payload: bytes) -> Predictor:
+def _runner(format: str, payload: bytes) -> BatchFunction:
     """The exported artifact, loaded by the runtime a deployer would use."""
     if format == "onnx":
         ort = _require("onnxruntime")
@@ -227,7 +228,7 @@ def _first_line(err: Exception) -> str:
     return text.splitlines()[0] if text else "no message"
 
 
-def _max_abs_diff(model: nn.Module, run: Predictor, shape: tuple[int, ...]) -> float:
+def _max_abs_diff(model: nn.Module, run: BatchFunction, shape: tuple[int, ...]) -> float:
     generator = torch.Generator().manual_seed(CHECK_SEED)
     worst = 0.0
     for n in CHECK_BATCHES:

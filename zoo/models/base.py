@@ -223,6 +223,8 @@ class ImageClassifier(ZooModule):
     dataset: ClassVar[str] = "MNIST"
 
     def __init__(self, num_classes: int = 10, label_smoothing: float = 0.0, **hparams: Any):
+        if num_classes < 2:
+            raise ValueError(f"num_classes must be at least 2, got {num_classes}")
         self.num_classes = num_classes
         super().__init__(**hparams)
         self.register_forward_pre_hook(_check_image_input)

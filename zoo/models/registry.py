@@ -31,6 +31,7 @@ class ModelInfo:
         dataset: the data it is built for ("MNIST", "CIFAR-10", "toy", "tabular").
         num_params: parameters of `create()` with no overrides (None: count them when asked).
         kwargs: constructor arguments fixed by this name (e.g. `depth=20`).
+        model_class: the class itself, for models registered at run time (`register_model`).
     """
 
     name: str
@@ -39,6 +40,7 @@ class ModelInfo:
     dataset: str
     num_params: int | None = None
     kwargs: dict[str, Any] = field(default_factory=dict)
+    model_class: type[ZooModule] | None = field(default=None, repr=False, compare=False)
 
     @property
     def class_name(self) -> str:
@@ -48,6 +50,8 @@ class ModelInfo:
     @property
     def cls(self) -> type[ZooModule]:
         """The model class (imports its module)."""
+        if self.model_class is not None:
+            return self.model_class
         module, _, name = self.class_path.partition(":")
         return getattr(importlib.import_module(module), name)
 
@@ -98,7 +102,7 @@ def register_model(name: str, lecture: str, dataset: str, **kwargs: Any) -> Call
         if name in _REGISTRY:
             raise ValueError(f"model name {name!r} is already registered")
         path = f"{cls.__module__}:{cls.__qualname__}"
-        _REGISTRY[name] = ModelInfo(name, path, lecture, dataset, None, kwargs)
+        _REGISTRY[name] = ModelInfo(name, path, lecture, dataset, None, kwargs, cls)
         return cls
 
     return add

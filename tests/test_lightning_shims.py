@@ -37,7 +37,7 @@ class _Tiny(FastHookNameModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layer(x)
 
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int):  # noqa: ANN201
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int):
         self.logged_at.append((self.trainer.global_step, logs_this_step(self.trainer)))
         return nn.functional.cross_entropy(self(batch[0]), batch[1])
 
@@ -64,7 +64,7 @@ def test_hook_name_is_a_plain_attribute_and_lightning_still_sets_it(tmp_path: Pa
     seen: list[str | None] = []
 
     class Spy(L.Callback):
-        def on_train_batch_end(self, trainer, pl_module, *args: object) -> None:  # noqa: ANN001
+        def on_train_batch_end(self, trainer, pl_module, *args: object) -> None:
             seen.append(pl_module._current_fx_name)
 
     _trainer(tmp_path, callbacks=[Spy()], max_steps=2).fit(model, _loader())

@@ -136,12 +136,12 @@ def test_export_matches_eager_on_mnist_test_images(
 @pytest.mark.parametrize("format", list(FORMATS))
 def test_metadata_tells_how_to_prepare_the_input(format: str, exported) -> None:
     _, meta = load(exported("resnet_mnist.mnist_v1", format), format)
-    entry = default_table().get("resnet_mnist.mnist_v1").entry
+    weight = default_table().get("resnet_mnist.mnist_v1")
     assert meta["model"] == "resnet_mnist"
     assert meta["weights"] == "resnet_mnist.mnist_v1"
     assert meta["format"] == format
     assert meta["dataset"] == "mnist"
-    assert meta["categories"] == entry["categories"] == list(MNISTDataModule.classes)
+    assert meta["categories"] == list(weight.categories) == list(MNISTDataModule.classes)
     assert meta["mean"] == list(MNISTDataModule.mean) and meta["std"] == list(MNISTDataModule.std)
     assert meta["input_shape"] == [1, 28, 28]
     assert meta["input_name"] == "x" and meta["output_name"] == "logits"
@@ -152,10 +152,10 @@ def test_fashion_weights_carry_fashion_categories_and_statistics(tmp_path: Path)
     code, out, err = run_cli("resnet_mnist.fashion_v1", "--format", "onnx", "-o", str(path))
     assert code == 0, err
     _, meta = load(path, "onnx")
-    entry = default_table().get("resnet_mnist.fashion_v1").entry
+    weight = default_table().get("resnet_mnist.fashion_v1")
     assert meta["weights"] == "resnet_mnist.fashion_v1"
     assert meta["categories"] == list(FashionMNISTDataModule.classes)
-    assert meta["mean"] == entry["preprocessing"]["mean"] != list(MNISTDataModule.mean)
+    assert meta["mean"] == list(weight.preprocessing.mean) != list(MNISTDataModule.mean)
     assert "Ankle boot" in out
 
 

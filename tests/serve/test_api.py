@@ -74,7 +74,7 @@ def expected_models() -> list[str]:
     return sorted(
         w.key
         for w in table.weights()
-        if w.entry["dataset"]["name"] == "mnist" and table.default_tag(w.model) == w.tag
+        if w.dataset.name == "mnist" and table.default_tag(w.model) == w.tag
     )
 
 
@@ -91,8 +91,8 @@ def test_models_are_the_default_mnist_weights(client: Client) -> None:
     table = default_table()
     for model in models:
         weight = table.get(model["key"])
-        assert model["accuracy"] == weight.entry["metrics"]["value"]
-        assert model["categories"] == weight.entry["categories"] == [str(d) for d in range(10)]
+        assert model["accuracy"] == weight.metrics.value
+        assert model["categories"] == list(weight.categories) == [str(d) for d in range(10)]
         assert model["class"] and model["model"] == weight.model
     accuracies = [m["accuracy"] for m in models]
     assert accuracies == sorted(accuracies, reverse=True)

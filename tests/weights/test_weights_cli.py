@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 import re
 
 import pytest
 
 from zoo.hub import load_weight
-from zoo.weights import Weight, datamodule_for, default_table, matches
+from zoo.weights import datamodule_for, default_table, matches
 from zoo.weights.cli import eval_command
 from zoo.weights.evaluate import evaluate
 
@@ -53,9 +53,13 @@ def test_a_different_result_is_reported_as_a_mismatch() -> None:
     weight = TABLE.get("logistic_regression.toy_v1")
     result = evaluate(load_weight(weight, TABLE), datamodule_for(weight))
     assert matches(result, weight) == []
-    entry = copy.deepcopy(weight.entry)
-    entry["metrics"]["correct"] -= 1
-    entry["metrics"]["value"] = entry["metrics"]["correct"] / entry["dataset"]["samples"]
-    entry["dataset"]["test_sha256"] = "0" * 64
-    problems = matches(result, Weight(weight.key, entry))
+    correct = weight.metrics.correct - 1
+    other = dataclasses.replace(
+        weight,
+        metrics=dataclasses.replace(
+            weight.metrics, correct=correct, value=correct / weight.dataset.samples
+        ),
+        dataset=dataclasses.replace(weight.dataset, test_sha256="0" * 64),
+    )
+    problems = matches(result, other)
     assert len(problems) == 3 and "test split differs" in problems[0]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 import functools
 import shutil
 import threading
@@ -15,6 +15,7 @@ import torch
 
 from zoo.hub import load_pretrained
 from zoo.weights import WeightError, WeightTable, default_table, hub_cache_dir
+from zoo.weights.table import empty_table
 
 PUBLISHED = default_table()
 KEY = "logistic_regression.toy_v1"
@@ -76,13 +77,12 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def remote_table(tmp_path: Path, server: Server, key: str = KEY, **changes) -> WeightTable:
     """A table whose only entry is the published `key`, not bundled, downloadable from `server`."""
-    entry = copy.deepcopy(PUBLISHED.get(key).entry)
-    entry["url"] = server.url(entry["file"])
-    entry.update(changes)
-    data = {"schema": 1, "defaults": {entry["model"]: entry["tag"]}, "weights": {key: entry}}
+    published = PUBLISHED.get(key)
+    weight = dataclasses.replace(published, url=server.url(published.file), **changes)
     files = tmp_path / "not-bundled"
     files.mkdir(exist_ok=True)
-    return WeightTable(tmp_path / "remote.json", files, data=data)
+    empty = WeightTable(tmp_path / "remote.json", files, data=empty_table())
+    return empty.with_weight(weight, make_default=True)
 
 
 def serve(

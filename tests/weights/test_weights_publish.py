@@ -64,7 +64,7 @@ def logistic_ckpt_without_timer(tmp_path_factory: pytest.TempPathFactory) -> Pat
 
 @pytest.fixture
 def table(tmp_path: Path) -> WeightTable:
-    return WeightTable(tmp_path / "published.json", tmp_path / "checkpoints")
+    return WeightTable(tmp_path / "published.json", tmp_path / "published")
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
@@ -81,17 +81,18 @@ def test_publish_records_real_measurements_and_writes_card(linear_ckpt, table) -
         metrics_csv=linear_ckpt.parent / "metrics.csv",
         table=table,
     )
-    e = weight.entry
     path = table.file_path(weight)
     assert path.name == "linear_regression.run_a.safetensors"
-    assert sha256_of(path) == e["sha256"] and path.stat().st_size == e["size"]
-    assert e["num_params"] == 2 and e["init_args"]["lr"] == 0.05
-    training = e["training"]
-    assert (training["epochs"], training["steps"], training["seed"]) == (6, 6, 0)
-    assert training["wall_time_s"] > 0 and training["lightning"] == L.__version__
+    assert sha256_of(path) == weight.sha256 and path.stat().st_size == weight.size
+    assert weight.num_params == 2 and weight.init_args["lr"] == 0.05
+    training = weight.training
+    assert (training.epochs, training.steps, training.seed) == (6, 6, 0)
+    assert training.wall_time_s > 0 and training.lightning == L.__version__
     cpu = next(x for x in Path("/proc/cpuinfo").read_text().splitlines() if "model name" in x)
-    assert cpu.split(":", 1)[1].strip() in training["hardware"]
-    assert e["evaluation"]["torch"] == torch.__version__
+    assert cpu.split(":", 1)[1].strip() in training.hardware
+    assert weight.evaluation.torch == torch.__version__
+    assert weight.preprocessing.input_shape == (1,) and weight.preprocessing.mean is None
+    assert "mean" not in weight.to_dict()["preprocessing"]  # the toy data is not normalised
     # The recorded MSE is what a fresh evaluation of the checkpoint's own weights measures.
     ckpt = torch.load(linear_ckpt, weights_only=True)
     model = zoo.LinearRegression(lr=0.05, momentum=0.9)
@@ -116,12 +117,9 @@ def test_existing_tag_is_kept_unless_forced(linear_ckpt, table) -> None:
     weight = publish(
         linear_ckpt, name="linear_regression", tag="v1", seed=1, force=True, table=table
     )
-    assert weight.entry["training"]["seed"] == 1
+    assert weight.training.seed == 1
     assert weight.sha256 == first.sha256  # same weights, same name: byte-identical file
-    assert (
-        WeightTable(table.table_path, table.files_dir).get("linear_regression.v1").entry
-        == weight.entry
-    )
+    assert WeightTable(table.table_path, table.files_dir).get("linear_regression.v1") == weight
 
 
 def test_second_tag_moves_the_default_and_updates_both_cards(linear_ckpt, table) -> None:
@@ -165,9 +163,9 @@ def test_checkpoint_without_timer_needs_the_wall_time(logistic_ckpt_without_time
         logistic_ckpt_without_timer,
         name="logistic_regression", tag="v1", seed=0, wall_time_s=1.25, table=table,
     )  # fmt: skip
-    assert weight.entry["training"]["wall_time_s"] == 1.25
-    assert weight.entry["metrics"]["name"] == "acc"
-    assert weight.entry["categories"] == ["fail", "pass"]
+    assert weight.training.wall_time_s == 1.25
+    assert weight.metrics.name == "acc"
+    assert weight.categories == ("fail", "pass")
 
 
 def test_checkpoint_that_needs_unpickling_code_is_refused(tmp_path, table) -> None:
@@ -200,7 +198,7 @@ def test_lightning_cli_class_path_must_match_the_name(linear_ckpt, tmp_path, tab
     with pytest.raises(WeightError, match=r"zoo\.LinearRegression, not a LogisticRegression"):
         publish(path, name="logistic_regression", tag="v1", seed=0, table=table)
     weight = publish(path, name="linear_regression", tag="v1", seed=0, table=table)
-    assert "_class_path" not in weight.entry["init_args"]
+    assert "_class_path" not in weight.init_args
 
 
 def test_cli_refuses_to_overwrite_a_published_tag(linear_ckpt, capsys) -> None:

@@ -76,8 +76,8 @@ def test_loads_strictly_in_eval_mode_with_recorded_params(key: str) -> None:
     model = load_weight(weight, TABLE, download=False)
     assert isinstance(model, model_info(weight.model).cls)
     assert not model.training
-    assert sum(p.numel() for p in model.parameters()) == weight.entry["num_params"]
-    fresh = model_info(weight.model).create(**weight.entry["init_args"])
+    assert sum(p.numel() for p in model.parameters()) == weight.num_params
+    fresh = model_info(weight.model).create(**weight.init_args)
     assert model.state_dict().keys() == fresh.state_dict().keys()
 
 
@@ -119,7 +119,10 @@ def test_readme_table_lists_every_weight_beside_the_course() -> None:
     rows = text.splitlines()[2:]
     assert len(rows) == len(KEYS)
     for key in KEYS:
-        assert f"[`{key}`](checkpoints/{key}.md)" in text
+        assert f"[`{key}`](zoo/weights/published/{key}.md)" in text
+    # `zoo serve` shows the cards on the page itself and links them by bare file name.
+    served = render_weights_table(TABLE, cards_prefix="")
+    assert all(f"[`{key}`]({key}.md)" in served for key in KEYS)
     quick = next(r for r in rows if "cnn_mnist.mnist_quick" in r)
     assert "98.71 %" in quick  # the course's CNN accuracy next to ours
 

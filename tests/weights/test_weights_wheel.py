@@ -11,7 +11,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-import setuptools
 
 import zoo
 from zoo.hub import load_weight
@@ -47,18 +46,19 @@ def copy_source_tree(target: Path) -> None:
             shutil.copy2(source, target / name)
 
 
-def test_wheel_lists_every_package_and_the_checkpoints() -> None:
-    # pyproject lists the packages (so that checkpoints/ can ship as zoo.checkpoints); a new
-    # subpackage missing from that list would silently be left out of the wheel.
+def test_wheel_lists_every_package_and_the_published_files() -> None:
+    # pyproject lists the packages; a folder of modules missing from that list would silently be
+    # left out of the wheel, so the list is held against every folder holding a module.
     if not (ROOT / "pyproject.toml").is_file():
         pytest.skip("needs a source checkout")
     tomllib = pytest.importorskip("tomllib")
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
-    found = setuptools.find_packages(str(ROOT), include=["zoo", "zoo.*"])
-    assert sorted(config["packages"]) == sorted([*found, "zoo.checkpoints"])
-    assert config["package-dir"]["zoo.checkpoints"] == "checkpoints"
-    assert "*.safetensors" in config["package-data"]["zoo.checkpoints"]
-    assert "published.json" in config["package-data"]["zoo.weights"]
+    folders = {p.parent.relative_to(ROOT) for p in (ROOT / "zoo").rglob("*.py")}
+    assert sorted(config["packages"]) == sorted(".".join(f.parts) for f in folders)
+    assert "package-dir" not in config  # every package is the folder of its name
+    published = config["package-data"]["zoo.weights"]
+    assert {"published.json", "published/*.safetensors", "published/*.md"} <= set(published)
+    assert "published/*.png" in published
 
 
 @pytest.mark.slow
@@ -78,7 +78,14 @@ def test_weights_load_from_installed_wheel(tmp_path: Path) -> None:
     table = default_table()
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "zoo/weights/published.json" in names
-    assert {f"zoo/checkpoints/{w.file}" for w in table.weights()} <= names
+    published = {f"zoo/weights/published/{w.file}" for w in table.weights()}
+    published |= {f"zoo/weights/published/{w.key}.md" for w in table.weights()}
+    published |= {
+        f"zoo/weights/published/{w.key}.png"
+        for w in table.weights()
+        if table.curve_path(w).is_file()
+    }
+    assert published <= names
     subprocess.run(
         [*pip, "install", "--no-deps", "--no-index", "--target", str(site), str(wheel)],
         check=True, capture_output=True,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from zoo.inference.export import (
     export_file,
 )
 from zoo.inference.predict import Prediction, Predictor, expand_sources
-from zoo.weights.table import WeightError
+from zoo.weights.table import Preprocessing, WeightError
 
 
 def _predict_parser() -> argparse.ArgumentParser:
@@ -101,13 +102,16 @@ def image_models() -> list[str]:
     return [n for n in model_names() if issubclass(model_info(n).cls, ImageClassifier)]
 
 
-def _data_metadata(dataset: str, preprocessing: dict, categories: list[str]) -> dict[str, Any]:
+def _data_metadata(
+    dataset: str, preprocessing: Preprocessing, categories: Sequence[str] | None
+) -> dict[str, Any]:
+    # Plain lists: the metadata is stored as JSON in the exported file.
     return {
         "dataset": dataset,
-        "categories": categories,
-        "mean": preprocessing["mean"],
-        "std": preprocessing["std"],
-        "preprocessing": preprocessing["formula"],
+        "categories": list(categories or ()),
+        "mean": list(preprocessing.mean or ()),
+        "std": list(preprocessing.std or ()),
+        "preprocessing": preprocessing.formula,
     }
 
 
@@ -115,7 +119,7 @@ def _default_data_metadata(name: str, model: nn.Module) -> dict[str, Any]:
     from zoo.weights.evaluate import default_datamodule, describe_data, make_datamodule
 
     data = describe_data(make_datamodule(*default_datamodule(name)), model)
-    return _data_metadata(data["name"], data["preprocessing"], data["categories"])
+    return _data_metadata(data.name, data.preprocessing, data.categories)
 
 
 def load_for_export(
@@ -168,8 +172,7 @@ def load_for_export(
             f"{err}. To export {name} anyway, pass --random-init (untrained weights) or "
             "--checkpoint RUN.ckpt (a run of zoo fit)"
         ) from None
-    entry = weight.entry
-    data = _data_metadata(entry["dataset"]["name"], entry["preprocessing"], entry["categories"])
+    data = _data_metadata(weight.dataset.name, weight.preprocessing, weight.categories)
     return load_weight(weight, table), {"model": name, "weights": weight.key, **data}
 
 

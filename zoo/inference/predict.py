@@ -43,7 +43,7 @@ class Predictor:
 
     Args:
         model: the model, in eval mode.
-        weight: its entry in the published-weights table (categories, mean/std, dataset).
+        weight: its published weight: `categories`, `preprocessing` (mean/std) and dataset.
     """
 
     def __init__(self, model: ImageClassifier, weight: Weight) -> None:
@@ -51,11 +51,16 @@ class Predictor:
             raise WeightError(f"{weight.key} is not an image classifier; predict needs one")
         self.model = model.eval()
         self.weight = weight
-        self.categories: list[str] = list(weight.entry["categories"])
-        self.pipeline = pipeline_for(weight.entry["dataset"]["name"])
-        preprocessing = weight.entry["preprocessing"]
-        self.mean = torch.tensor(preprocessing["mean"]).view(1, -1, 1, 1)
-        self.std = torch.tensor(preprocessing["std"]).view(1, -1, 1, 1)
+        preprocessing = weight.preprocessing
+        if not weight.categories or preprocessing.mean is None or preprocessing.std is None:
+            raise WeightError(
+                f"{weight.key} records no categories or no per-channel mean and std; predict "
+                "needs the weight of an image classifier"
+            )
+        self.categories: list[str] = list(weight.categories)
+        self.pipeline = pipeline_for(weight.dataset.name)
+        self.mean = torch.tensor(preprocessing.mean).view(1, -1, 1, 1)
+        self.std = torch.tensor(preprocessing.std).view(1, -1, 1, 1)
 
     @classmethod
     def from_pretrained(cls, spec: str, table: WeightTable | None = None) -> Predictor:

@@ -30,7 +30,7 @@ def shown_weights(table: WeightTable) -> list[Weight]:
     weights = [
         w
         for w in table.weights()
-        if w.entry["dataset"]["name"] == SHOWN_DATASET and table.default_tag(w.model) == w.tag
+        if w.dataset.name == SHOWN_DATASET and table.default_tag(w.model) == w.tag
     ]
     return sorted(weights, key=lambda w: (-w.metric_value, w.key))
 
@@ -46,7 +46,7 @@ class DigitApp:
     def __init__(self, predictors: list[Predictor], table: WeightTable) -> None:
         if not predictors:
             raise ValueError("DigitApp needs at least one predictor")
-        datasets = {p.weight.entry["dataset"]["name"] for p in predictors}
+        datasets = {p.weight.dataset.name for p in predictors}
         if len(datasets) != 1:
             raise ValueError(f"predictors must share one dataset's preprocessing, got {datasets}")
         self.predictors = predictors
@@ -70,7 +70,7 @@ class DigitApp:
                 "model": p.weight.model,
                 "class": model_info(p.weight.model).cls.__name__,
                 "accuracy": p.weight.metric_value,
-                "params": p.weight.entry["num_params"],
+                "params": p.weight.num_params,
                 "categories": p.categories,
             }
             for p in self.predictors
@@ -102,7 +102,8 @@ class DigitApp:
     def weights(self) -> dict[str, Any]:
         """The published weights: the README's Markdown table, and every weight's card."""
         return {
-            "table": render_weights_table(self.table),
+            # The page shows every card itself, so the table links them by bare file name.
+            "table": render_weights_table(self.table, cards_prefix=""),
             "shown": [p.key for p in self.predictors],
             "weights": [self._weight(w) for w in self.table.weights()],
         }
@@ -113,7 +114,7 @@ class DigitApp:
             "key": weight.key,
             "model": weight.model,
             "class": model_info(weight.model).cls.__name__,
-            "dataset": weight.entry["dataset"]["name"],
+            "dataset": weight.dataset.name,
             "default": self.table.default_tag(weight.model) == weight.tag,
             "metric": {"name": weight.metric_name, "value": weight.metric_value},
             "card": card.read_text(encoding="utf-8") if card.is_file() else None,

@@ -31,6 +31,8 @@ DATASET_TITLES = {
     "course_toy_linear": "the course's 3 points",
     "course_toy_logistic": "the course's 3 points",
 }
+# How the README's table links the cards: to the repository's copy of the bundled files.
+README_CARDS_PREFIX = "zoo/weights/published/"
 GENERATED = (
     "<!-- Generated from zoo/weights/published.json by zoo.weights.write_cards(); "
     "do not edit by hand. -->"
@@ -54,8 +56,8 @@ def format_duration(seconds: float) -> str:
     return f"{minutes // 60} h {minutes % 60:02d} min"
 
 
-def _title(entry: dict) -> str:
-    return DATASET_TITLES.get(entry["dataset"]["name"], entry["dataset"]["name"])
+def _title(weight: Weight) -> str:
+    return DATASET_TITLES.get(weight.dataset.name, weight.dataset.name)
 
 
 def _epochs(count: int) -> str:
@@ -80,59 +82,58 @@ def _usage(weight: Weight, default: bool) -> str:
 
 
 def _summary(weight: Weight, default: bool) -> list[str]:
-    e = weight.entry
-    metrics, dataset = e["metrics"], e["dataset"]
-    accuracy = metrics["name"] == "acc"
-    shown = format_metric("acc", metrics["value"]) if accuracy else f"{metrics['value']:.4g}"
+    metrics, dataset = weight.metrics, weight.dataset
+    accuracy = metrics.name == "acc"
+    shown = format_metric("acc", metrics.value) if accuracy else f"{metrics.value:.4g}"
     label = "test accuracy" if accuracy else "test MSE"
-    if metrics["correct"] is not None:
-        shown += f" ({metrics['correct']:,} / {dataset['samples']:,})"
+    if metrics.correct is not None:
+        shown += f" ({metrics.correct:,} / {dataset.samples:,})"
     rows = [
         ("model", f"`{model_info(weight.model).cls.__name__}` (`{weight.model}`)"),
         ("lecture", model_info(weight.model).lecture),
-        ("dataset", f"{_title(e)}, test split ({dataset['samples']:,} samples)"),
+        ("dataset", f"{_title(weight)}, test split ({dataset.samples:,} samples)"),
         (label, f"**{shown}**"),
-        ("test loss", f"{metrics['loss']:.6g}"),
+        ("test loss", f"{metrics.loss:.6g}"),
     ]
     course = course_accuracy(weight)
     if course is not None:
         rows.append(("the course's accuracy", format_metric("acc", course)))
     rows += [
-        ("parameters", f"{e['num_params']:,}"),
-        ("file", f"`{e['file']}` ({e['size']:,} bytes, safetensors)"),
-        ("SHA-256", f"`{e['sha256']}`"),
+        ("parameters", f"{weight.num_params:,}"),
+        ("file", f"`{weight.file}` ({weight.size:,} bytes, safetensors)"),
+        ("SHA-256", f"`{weight.sha256}`"),
         ("default for the model", "yes" if default else "no"),
-        ("license", f"{e['license']} (weights); data: {dataset['license']}"),
-        ("published", e["date"]),
+        ("license", f"{weight.license} (weights); data: {dataset.license}"),
+        ("published", weight.date),
     ]
     return ["| | |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows)]
 
 
 def _training(weight: Weight) -> list[str]:
-    t = weight.entry["training"]
+    t = weight.training
     lines = [
-        f"- recipe: `{t['recipe']}`" if t["recipe"] else "- recipe: not recorded",
-        f"- seed {t['seed']}, {_epochs(t['epochs'])}, {t['steps']:,} optimizer steps",
-        f"- wall time {format_duration(t['wall_time_s'])} on {t['hardware']}",
-        f"- Lightning {t['lightning']}",
+        f"- recipe: `{t.recipe}`" if t.recipe else "- recipe: not recorded",
+        f"- seed {t.seed}, {_epochs(t.epochs)}, {t.steps:,} optimizer steps",
+        f"- wall time {format_duration(t.wall_time_s)} on {t.hardware}",
+        f"- Lightning {t.lightning}",
     ]
-    if t["notes"]:
-        lines.append(f"- notes: {t['notes']}")
+    if t.notes:
+        lines.append(f"- notes: {t.notes}")
     return lines
 
 
 def _evaluation(weight: Weight) -> list[str]:
-    ev, dataset = weight.entry["evaluation"], weight.entry["dataset"]
+    ev, dataset = weight.evaluation, weight.dataset
     lines = [
-        f"`zoo eval {weight.key}` re-measures it: `{dataset['datamodule']}"
-        f"({_args(dataset['init_args'])})`, test split, batch size {ev['batch_size']}, "
-        f"{ev['dtype']} on {ev['device']}, eval mode.",
+        f"`zoo eval {weight.key}` re-measures it: `{dataset.datamodule}"
+        f"({_args(dataset.init_args)})`, test split, batch size {ev.batch_size}, "
+        f"{ev.dtype} on {ev.device}, eval mode.",
         "",
-        f"- measured with torch {ev['torch']}, Lightning {ev['lightning']} on {ev['hardware']}",
-        f"- test split SHA-256 (tensors): `{dataset['test_sha256']}`",
+        f"- measured with torch {ev.torch}, Lightning {ev.lightning} on {ev.hardware}",
+        f"- test split SHA-256 (tensors): `{dataset.test_sha256}`",
     ]
-    if dataset["files_md5"]:
-        lines += [f"- `{name}` MD5 `{md5}`" for name, md5 in sorted(dataset["files_md5"].items())]
+    if dataset.files_md5:
+        lines += [f"- `{name}` MD5 `{md5}`" for name, md5 in sorted(dataset.files_md5.items())]
     return lines
 
 
@@ -141,12 +142,12 @@ def _args(args: dict) -> str:
 
 
 def _inputs(weight: Weight) -> list[str]:
-    pre, categories = weight.entry["preprocessing"], weight.entry["categories"]
-    lines = [f"- input shape {tuple(pre['input_shape'])} per sample, {pre['dtype']}"]
-    lines.append(f"- preprocessing: {pre['formula']}")
-    for stat in ("mean", "std"):
-        if stat in pre:
-            lines.append(f"- {stat}: {json.dumps(pre[stat])}")
+    pre, categories = weight.preprocessing, weight.categories
+    lines = [f"- input shape {tuple(pre.input_shape)} per sample, {pre.dtype}"]
+    lines.append(f"- preprocessing: {pre.formula}")
+    for stat, values in (("mean", pre.mean), ("std", pre.std)):
+        if values is not None:
+            lines.append(f"- {stat}: {json.dumps(list(values))}")
     if categories:
         lines.append(f"- categories (output index order): {', '.join(categories)}")
     else:
@@ -162,7 +163,7 @@ def render_card(weight: Weight, table: WeightTable) -> str:
     lines += ["## Input and output", "", *_inputs(weight), ""]
     lines += ["## Training", "", *_training(weight), ""]
     lines += ["Hyperparameters (constructor arguments):", "", "```json"]
-    lines += [json.dumps(weight.entry["init_args"], indent=2, sort_keys=True), "```", ""]
+    lines += [json.dumps(weight.init_args, indent=2, sort_keys=True), "```", ""]
     lines += ["## Evaluation", "", *_evaluation(weight), ""]
     if table.curve_path(weight).is_file():
         lines += ["## Training curves", "", f"![training curves]({weight.key}.png)", ""]
@@ -184,29 +185,34 @@ def write_cards(table: WeightTable | None = None) -> list[Path]:
 
 def course_accuracy(weight: Weight) -> float | None:
     """The course's MNIST accuracy for this model, when the weight is measured on MNIST too."""
-    if weight.entry["dataset"]["name"] != "mnist":
+    if weight.dataset.name != "mnist":
         return None
     return COURSE_ACCURACY.get(weight.model)
 
 
-def render_weights_table(table: WeightTable | None = None) -> str:
-    """The README's Markdown table of every published weight, next to the course's accuracy."""
+def render_weights_table(
+    table: WeightTable | None = None, cards_prefix: str = README_CARDS_PREFIX
+) -> str:
+    """The README's Markdown table of every published weight, next to the course's accuracy.
+
+    Each weight links to `{cards_prefix}{key}.md`: the README's path to the cards by default,
+    `""` where the Markdown is shown next to the cards (the `zoo serve` page).
+    """
     table = table or default_table()
     lines = [
         "| model | weight | test result (data) | the course | params | trained |",
         "|---|---|---|---|---|---|",
     ]
     for weight in table.weights():
-        e = weight.entry
         cls = model_info(weight.model).cls.__name__
         default = " (default)" if table.default_tag(weight.model) == weight.tag else ""
         course = course_accuracy(weight)
-        t = e["training"]
+        t = weight.training
         lines.append(
-            f"| `{cls}` | [`{weight.key}`](checkpoints/{weight.key}.md){default} "
-            f"| {format_metric(weight.metric_name, weight.metric_value)} ({_title(e)}) "
-            f"| {format_metric('acc', course) if course else '—'} | {e['num_params']:,} "
-            f"| {_epochs(t['epochs'])}, {format_duration(t['wall_time_s'])} |"
+            f"| `{cls}` | [`{weight.key}`]({cards_prefix}{weight.key}.md){default} "
+            f"| {format_metric(weight.metric_name, weight.metric_value)} ({_title(weight)}) "
+            f"| {format_metric('acc', course) if course else '—'} | {weight.num_params:,} "
+            f"| {_epochs(t.epochs)}, {format_duration(t.wall_time_s)} |"
         )
     return "\n".join(lines)
 

@@ -27,7 +27,7 @@ import zoo.data
 from zoo.data import ImageDataModule, LinearToyDataModule, TabularDataModule, ToyDataModule
 from zoo.data.loader import TensorBatchLoader
 from zoo.models import Regressor, ZooModule, model_info
-from zoo.weights.table import Weight, WeightError
+from zoo.weights.table import Metrics, Preprocessing, Weight, WeightError
 
 DATAMODULES = {
     name: getattr(zoo.data, name)
@@ -64,14 +64,22 @@ class Evaluation:
     batch_size: int
     test_sha256: str
 
-    def metrics(self) -> dict[str, Any]:
-        """The table's `metrics` section."""
-        return {
-            "name": self.metric_name,
-            "value": self.value,
-            "loss": self.loss,
-            "correct": self.correct,
-        }
+    def metrics(self) -> Metrics:
+        """The weight's `metrics` section."""
+        return Metrics(
+            name=self.metric_name, value=self.value, loss=self.loss, correct=self.correct
+        )
+
+
+@dataclass(frozen=True)
+class DataDescription:
+    """What the table records of a DataModule besides the measurement itself."""
+
+    name: str
+    files_md5: dict[str, str] | None
+    license: str
+    preprocessing: Preprocessing
+    categories: tuple[str, ...] | None
 
 
 def default_datamodule(model: str) -> tuple[str, dict[str, Any]]:
@@ -106,8 +114,7 @@ def make_datamodule(
 
 def datamodule_for(weight: Weight, data_dir: str | Path | None = None) -> L.LightningDataModule:
     """The DataModule a published weight was measured on."""
-    dataset = weight.entry["dataset"]
-    return make_datamodule(dataset["datamodule"], dataset["init_args"], data_dir)
+    return make_datamodule(weight.dataset.datamodule, weight.dataset.init_args, data_dir)
 
 
 def split_sha256(tensors: tuple[Tensor, ...]) -> str:
@@ -187,66 +194,64 @@ def round_significant(value: float) -> float:
 
 def matches(evaluation: Evaluation, weight: Weight) -> list[str]:
     """How a fresh evaluation differs from what the table records (empty: it reproduces)."""
-    recorded = weight.entry["metrics"]
-    dataset = weight.entry["dataset"]
+    recorded, dataset = weight.metrics, weight.dataset
     problems = []
-    if evaluation.test_sha256 != dataset["test_sha256"]:
+    if evaluation.test_sha256 != dataset.test_sha256:
         problems.append("the test split differs from the one the weight was measured on")
-    if evaluation.samples != dataset["samples"]:
-        problems.append(f"{evaluation.samples} test samples, recorded {dataset['samples']}")
-    if recorded["correct"] is not None and evaluation.correct != recorded["correct"]:
-        problems.append(f"{evaluation.correct} correct, recorded {recorded['correct']}")
+    if evaluation.samples != dataset.samples:
+        problems.append(f"{evaluation.samples} test samples, recorded {dataset.samples}")
+    if recorded.correct is not None and evaluation.correct != recorded.correct:
+        problems.append(f"{evaluation.correct} correct, recorded {recorded.correct}")
     for what, got, want in (
-        (recorded["name"], evaluation.value, recorded["value"]),
-        ("loss", evaluation.loss, recorded["loss"]),
+        (recorded.name, evaluation.value, recorded.value),
+        ("loss", evaluation.loss, recorded.loss),
     ):
         if not math.isclose(got, want, rel_tol=REL_TOLERANCE, abs_tol=1e-12):
             problems.append(f"{what} {got:.6g}, recorded {want:.6g}")
     return problems
 
 
-def describe_data(datamodule: L.LightningDataModule, model: ZooModule) -> dict[str, Any]:
+def describe_data(datamodule: L.LightningDataModule, model: ZooModule) -> DataDescription:
     """The dataset's name and licence, the preprocessing and the categories, for the table."""
+    categories: tuple[str, ...] | None
     if isinstance(datamodule, ImageDataModule):
         name = datamodule.name
-        preprocessing = {
-            "input_shape": list(datamodule.input_shape),
-            "dtype": "float32",
-            "mean": list(datamodule.mean),
-            "std": list(datamodule.std),
-            "formula": "x = (uint8 pixels / 255 - mean) / std, per channel",
-        }
-        categories = list(datamodule.classes)
+        preprocessing = Preprocessing(
+            input_shape=tuple(datamodule.input_shape),
+            dtype="float32",
+            mean=tuple(datamodule.mean),
+            std=tuple(datamodule.std),
+            formula="x = (uint8 pixels / 255 - mean) / std, per channel",
+        )
+        categories = tuple(datamodule.classes)
     elif isinstance(datamodule, TabularDataModule):
         name = datamodule.name
         datamodule.setup()
-        preprocessing = {
-            "input_shape": [datamodule.in_features],
-            "dtype": "float32",
-            "mean": [round_significant(v) for v in datamodule.feature_mean.tolist()],
-            "std": [round_significant(v) for v in datamodule.feature_std.tolist()],
-            "formula": "x = (features - mean) / std, with the training split's statistics",
-        }
-        categories = ["malignant", "benign"] if name == "breast_cancer" else ["0", "1"]
+        preprocessing = Preprocessing(
+            input_shape=(datamodule.in_features,),
+            dtype="float32",
+            mean=tuple(round_significant(v) for v in datamodule.feature_mean.tolist()),
+            std=tuple(round_significant(v) for v in datamodule.feature_std.tolist()),
+            formula="x = (features - mean) / std, with the training split's statistics",
+        )
+        categories = ("malignant", "benign") if name == "breast_cancer" else ("0", "1")
     elif isinstance(datamodule, ToyDataModule):
         linear = isinstance(datamodule, LinearToyDataModule)
         name = "course_toy_linear" if linear else "course_toy_logistic"
-        preprocessing = {
-            "input_shape": [1],
-            "dtype": "float32",
-            "formula": "x as is (hours studied), shape (N, 1)",
-        }
-        categories = None if isinstance(model, Regressor) else ["fail", "pass"]
+        preprocessing = Preprocessing(
+            input_shape=(1,), dtype="float32", formula="x as is (hours studied), shape (N, 1)"
+        )
+        categories = None if isinstance(model, Regressor) else ("fail", "pass")
     else:
         raise WeightError(f"{type(datamodule).__name__} is not a zoo DataModule")
     md5 = getattr(type(datamodule), "md5", None)
-    return {
-        "name": name,
-        "files_md5": dict(md5) if md5 else None,
-        "license": DATA_LICENSES.get(name, "the course's three example points"),
-        "preprocessing": preprocessing,
-        "categories": categories,
-    }
+    return DataDescription(
+        name=name,
+        files_md5=dict(md5) if md5 else None,
+        license=DATA_LICENSES.get(name, "the course's three example points"),
+        preprocessing=preprocessing,
+        categories=categories,
+    )
 
 
 def hardware() -> str:

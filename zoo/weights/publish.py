@@ -7,7 +7,6 @@ and only when every check has passed writes the files, each atomically, the tabl
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import hashlib
 import json
@@ -32,9 +31,13 @@ from zoo.weights.evaluate import (
     make_datamodule,
 )
 from zoo.weights.table import (
+    DatasetInfo,
+    EvaluationInfo,
+    TrainingInfo,
     Weight,
     WeightError,
     WeightTable,
+    bundled_files_dir,
     check_tag,
     packaged_table_path,
     source_root,
@@ -50,15 +53,15 @@ PLAIN_TYPES = (str, int, float, bool, type(None))
 
 
 def source_table() -> WeightTable:
-    """The table and `checkpoints/` of the source checkout zoo runs from: where publish writes."""
-    root = source_root()
-    if root is None:
+    """The table and `zoo/weights/published/` of the source checkout zoo runs from: where
+    publish writes."""
+    if source_root() is None:
         raise WeightError(
-            "publishing writes into a source checkout (checkpoints/ and "
+            "publishing writes into a source checkout (zoo/weights/published/ and "
             "zoo/weights/published.json), but zoo runs from an installed copy; run it from a "
             "clone of the repository (pip install -e .) or pass table="
         )
-    return WeightTable(packaged_table_path(), root / "checkpoints")
+    return WeightTable(packaged_table_path(), bundled_files_dir())
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -124,8 +127,8 @@ def training_record(
     wall_time_s: float | None,
     hardware_used: str | None,
     notes: str,
-) -> dict[str, Any]:
-    """The table's `training` section from the checkpoint and what the caller states."""
+) -> TrainingInfo:
+    """The weight's `training` section from the checkpoint and what the caller states."""
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise WeightError(f"seed must be the integer the run was seeded with, got {seed!r}")
     if epochs is None:
@@ -139,16 +142,16 @@ def training_record(
             "the training wall time is unknown: pass wall_time_s= (--wall-time SECONDS), or "
             "train with Lightning's Timer callback, which stores it in the checkpoint"
         )
-    return {
-        "recipe": recipe,
-        "seed": seed,
-        "epochs": epochs,
-        "steps": int(ckpt.get("global_step", 0)),
-        "wall_time_s": round(float(wall_time_s), 3),
-        "hardware": hardware_used or hardware(),
-        "lightning": ckpt.get("pytorch-lightning_version", "unknown"),
-        "notes": notes,
-    }
+    return TrainingInfo(
+        recipe=recipe,
+        seed=seed,
+        epochs=epochs,
+        steps=int(ckpt.get("global_step", 0)),
+        wall_time_s=round(float(wall_time_s), 3),
+        hardware=hardware_used or hardware(),
+        lightning=ckpt.get("pytorch-lightning_version", "unknown"),
+        notes=notes,
+    )
 
 
 def _nested(tree: Any, *keys: str) -> Any:
@@ -198,7 +201,7 @@ def publish(
         make_default: make `name.default` resolve to this tag.
         force: replace an existing `name.tag`.
         license: the weights' licence.
-        table: where to publish (default: the source checkout's table and `checkpoints/`).
+        table: where to publish (default: the source checkout's `zoo/weights/`).
 
     Returns the published weight. Everything is validated and measured before any file is written.
     """
@@ -218,41 +221,42 @@ def publish(
         state, metadata={HEADER_KEY: key}
     )  # fmt: skip
     data = describe_data(dm, model)
-    entry = {
-        "model": name,
-        "tag": tag,
-        "file": f"{key}.safetensors",
-        "sha256": hashlib.sha256(payload).hexdigest(),
-        "size": len(payload),
-        "url": url,
-        "num_params": sum(p.numel() for p in model.parameters()),
-        "init_args": init_args,
-        "dataset": {
-            "name": data["name"],
-            "datamodule": dm_name,
-            "init_args": dm_args,
-            "split": "test",
-            "samples": evaluation.samples,
-            "test_sha256": evaluation.test_sha256,
-            "files_md5": data["files_md5"],
-            "license": data["license"],
-        },
-        "preprocessing": data["preprocessing"],
-        "categories": data["categories"],
-        "metrics": evaluation.metrics(),
-        "evaluation": {
-            "batch_size": evaluation.batch_size,
-            "dtype": "float32",
-            "device": "cpu",
-            "hardware": cpu_name(),
-            "torch": torch.__version__,
-            "lightning": lightning.__version__,
-        },
-        "training": training,
-        "license": license,
-        "date": dt.date.today().isoformat(),
-    }
-    staged = _with_entry(table, key, entry, make_default)
+    weight = Weight(
+        model=name,
+        tag=tag,
+        file=f"{key}.safetensors",
+        sha256=hashlib.sha256(payload).hexdigest(),
+        size=len(payload),
+        url=url,
+        num_params=sum(p.numel() for p in model.parameters()),
+        init_args=init_args,
+        dataset=DatasetInfo(
+            name=data.name,
+            datamodule=dm_name,
+            init_args=dm_args,
+            split="test",
+            samples=evaluation.samples,
+            test_sha256=evaluation.test_sha256,
+            files_md5=data.files_md5,
+            license=data.license,
+        ),
+        preprocessing=data.preprocessing,
+        categories=data.categories,
+        metrics=evaluation.metrics(),
+        evaluation=EvaluationInfo(
+            batch_size=evaluation.batch_size,
+            dtype="float32",
+            device="cpu",
+            hardware=cpu_name(),
+            torch=torch.__version__,
+            lightning=lightning.__version__,
+        ),
+        training=training,
+        license=license,
+        date=dt.date.today().isoformat(),
+    )
+    # The staged table checks the new entry exactly as loading the table will.
+    staged = table.with_weight(weight, make_default)
     _write(table, staged, key, payload, curves)
     return table.get(key)
 
@@ -262,7 +266,7 @@ def _check_new_key(name: str, tag: str, table: WeightTable, force: bool) -> str:
         model_info(name)  # raises the registry's error listing valid names
     check_tag(tag)
     key = f"{name}.{tag}"
-    if key in table.data["weights"] and not force:
+    if key in table and not force:
         raise WeightError(
             f"{key} is already published ({table.table_path}); choose another tag, or pass "
             "force=True (--force) to replace it"
@@ -285,16 +289,6 @@ def _datamodule_choice(
     return chosen, args
 
 
-def _with_entry(
-    table: WeightTable, key: str, entry: dict[str, Any], make_default: bool
-) -> WeightTable:
-    new = copy.deepcopy(table.data)
-    new["weights"][key] = entry
-    if make_default:
-        new["defaults"][entry["model"]] = entry["tag"]
-    return WeightTable(table.table_path, table.files_dir, data=new)
-
-
 def _write(
     table: WeightTable, staged: WeightTable, key: str, payload: bytes, curves: bytes | None
 ) -> None:
@@ -309,5 +303,5 @@ def _write(
     for other in staged.weights():
         if other.model == weight.model:
             atomic_write(table.card_path(other), render_card(other, staged).encode("utf-8"))
-    write_table(table.table_path, staged.data)  # last: the table only names files that exist
-    table.data = staged.data
+    write_table(table.table_path, staged.to_dict())  # last: the table only names files that exist
+    table.reload()

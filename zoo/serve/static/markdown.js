@@ -16,7 +16,7 @@
     "g",
   );
   const LOCAL_IMAGE = /^[\w.-]+\.png$/;
-  const CARD_LINK = /^(?:checkpoints\/)?([\w.-]+)\.md$/;
+  const CARD_LINK = /^(?:zoo\/weights\/published\/)?([\w.-]+)\.md$/;
 
   function el(tag, text) {
     const node = document.createElement(tag);

@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "classify image files (with --config: a recipe's DataModule)",
     ),
     "list": ("zoo.models.cli:list_command", "the models, with their lectures and sizes"),
+    "recipes": ("zoo.training.cli:recipes_command", "the packaged recipes; show or locate one"),
     "demo": ("zoo.training.cli:demo_command", "train ResNetMNIST briefly and print its accuracy"),
     "course": ("zoo.course.cli:course_command", "the lectures before nn.Module (lecture2|3|4)"),
     "eval": ("zoo.weights.cli:eval_command", "re-measure a published weight on its test set"),

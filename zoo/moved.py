@@ -15,7 +15,7 @@ import warnings
 from types import ModuleType
 
 MOVED_MODULES = {
-    "zoo.lightning_cli": "zoo.training.cli",
+    "zoo.lightning_cli": "zoo.training.lightning_cli",
     "zoo.callbacks": "zoo.training.callbacks",
     "zoo.slurm": "zoo.training.slurm",
     "zoo.allocator": "zoo.training.allocator",

@@ -1,5 +1,4 @@
-"""The benchmark's recipes: the fastest-to-99 % one is what users get from `recipes/`, and the
-timed ones train."""
+"""The benchmark's recipes come from the YAML files in `recipes/`, and the timed ones train."""
 
 from __future__ import annotations
 
@@ -11,18 +10,68 @@ import torch
 import yaml
 
 from zoo.benchmark.loops import zoo_accuracy_run, zoo_datamodule
-from zoo.benchmark.recipes import FASTEST_TO_99, RECIPES
+from zoo.benchmark.recipes import BENCH_MODELS, Recipe, bench_recipe, fastest_to_99
+from zoo.training.recipes import RecipeError, load_recipe, with_values
 
-RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "resnet_mnist_1epoch.yaml"
+
+def edited_copy(name: str, folder: Path, values: dict[str, object]) -> Path:
+    """A copy of recipe `name` in `folder` with dotted `values` changed (None: left unset)."""
+    path = folder / "edited.yaml"
+    path.write_text(yaml.safe_dump(with_values(load_recipe(name), values)))
+    return path
 
 
-def test_fastest_recipe_matches_its_yaml() -> None:
-    config = yaml.safe_load(RECIPE.read_text())
-    assert config["model"]["class_path"] == "zoo.ResNetMNIST"
-    assert FASTEST_TO_99.model == "resnet_mnist"
-    assert config["model"]["init_args"] == FASTEST_TO_99.hparams
-    assert config["data"]["init_args"]["batch_size"] == FASTEST_TO_99.batch_size
-    assert config["trainer"]["max_epochs"] == FASTEST_TO_99.epochs
+@pytest.mark.parametrize("model", BENCH_MODELS)
+def test_each_timed_recipe_is_its_yaml_file(model: str) -> None:
+    recipe, yaml_file = bench_recipe(model), load_recipe(f"bench/{model}")
+    assert recipe.model == model and recipe.source == f"bench/{model}"
+    assert recipe.hparams == yaml_file["model"]["init_args"]
+    assert recipe.batch_size == yaml_file["data"]["init_args"]["batch_size"]
+    assert recipe.epochs == yaml_file["trainer"]["max_epochs"]
+
+
+def test_time_to_99_trains_what_users_get_from_recipes() -> None:
+    recipe = fastest_to_99()
+    assert recipe.source == "resnet_mnist_1epoch"
+    assert (recipe.model, recipe.batch_size, recipe.epochs) == ("resnet_mnist", 64, 1)
+
+
+def test_an_edited_recipe_is_what_the_benchmark_reads(tmp_path: Path) -> None:
+    changed = {
+        "model.init_args.lr": 0.03,
+        "data.init_args.batch_size": 128,
+        "trainer.max_epochs": 3,
+    }
+    recipe = Recipe.load(edited_copy("bench/inception_mnist", tmp_path, changed))
+    assert (recipe.hparams["lr"], recipe.batch_size, recipe.epochs) == (0.03, 128, 3)
+    assert recipe.create().hparams.lr == 0.03
+
+
+def test_a_recipe_without_a_batch_size_gets_the_datamodules_default(tmp_path: Path) -> None:
+    recipe = Recipe.load(edited_copy("bench/cnn_mnist", tmp_path, {"data.init_args": None}))
+    assert recipe.batch_size == 64  # MNISTDataModule's signature default
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"data.init_args.augment": True}, "remove augment"),
+        ({"trainer.precision": "bf16-mixed"}, "remove precision"),
+        ({"trainer.max_epochs": None}, "trainer.max_epochs must be a positive integer"),
+        ({"data.class_path": "zoo.CIFAR10DataModule"}, "zoo bench trains on MNIST"),
+        ({"model.class_path": "zoo.ResNetCIFAR"}, "not one registered zoo model"),
+    ],
+)
+def test_what_the_benchmark_would_ignore_is_refused(
+    values: dict[str, object], message: str, tmp_path: Path
+) -> None:
+    with pytest.raises(RecipeError, match=message):
+        Recipe.load(edited_copy("bench/cnn_mnist", tmp_path, values))
+
+
+def test_only_the_benchmarked_models_have_timed_recipes() -> None:
+    with pytest.raises(RecipeError, match="zoo bench times"):
+        bench_recipe("lenet")
 
 
 # Seeds on which these recipes once collapsed to a NaN loss (9.8 %: one class) at a higher rate,
@@ -34,7 +83,7 @@ COLLAPSED_ONCE = [("softmax_mnist", 1, 0.94), ("inception_mnist", 0, 0.97)]
 @pytest.mark.parametrize(("model", "seed", "floor"), COLLAPSED_ONCE)
 def test_timed_recipe_trains(mnist_dir: Path, model: str, seed: int, floor: float) -> None:
     # The benchmark times these recipes, so they must be recipes that train.
-    recipe = RECIPES[model]
+    recipe = bench_recipe(model)
     L.seed_everything(seed, verbose=False)
     dm = zoo_datamodule(mnist_dir, recipe.batch_size, seed=seed)
     history = zoo_accuracy_run(recipe.create(), dm, torch.device("cpu"), recipe.epochs)

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from zoo.training.cli import ZooCLI, run_cli
+from zoo.training.lightning_cli import ZooCLI, run_cli
+from zoo.training.recipes import recipe_path, recipes_dir
 
 REPO = Path(__file__).resolve().parents[2]
-RECIPES = REPO / "recipes"
+RECIPES = recipes_dir()
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def recipe(name: str) -> str:
-    """The path of `recipes/<name>` as a string for `--config`."""
-    path = RECIPES / name
-    assert path.is_file(), path
+    """The path of zoo's recipe `name` (`resnet_mnist.yaml`, `trainer/gpu`) for `--config`."""
+    path = recipe_path(name)
+    assert path.is_relative_to(RECIPES), path
     return str(path)
 
 

@@ -10,7 +10,7 @@ import pytest
 from helpers.cli import fit, recipe
 
 from zoo.cli import main as zoo_main
-from zoo.training.cli import run_cli
+from zoo.training.lightning_cli import run_cli
 
 SHORT = [
     "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "3",

@@ -13,7 +13,7 @@ import torch
 from helpers import wandb_records
 from helpers.cli import REPO, fit, is_png, recipe
 
-from zoo.training.cli import run_cli
+from zoo.training.lightning_cli import run_cli
 
 TINY = [
     "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "6",

@@ -1,4 +1,5 @@
-"""Every recipe builds and runs one training and one validation batch (`fast_dev_run`)."""
+"""Every model recipe (`recipes/*.yaml`, `recipes/bench/*.yaml`) builds and runs one training and
+one validation batch (`fast_dev_run`)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ import torch
 from helpers.cli import RECIPES, fit, recipe
 
 from zoo.data import FashionMNISTDataModule
-from zoo.training.cli import run_cli
+from zoo.training.lightning_cli import run_cli
+from zoo.training.recipes import load_recipe
 
-MODEL_RECIPES = sorted(p.name for p in RECIPES.glob("*.yaml"))
+MODEL_RECIPES = sorted(p.relative_to(RECIPES).as_posix() for p in RECIPES.glob("*.yaml"))
+MODEL_RECIPES += sorted(p.relative_to(RECIPES).as_posix() for p in RECIPES.glob("bench/*.yaml"))
 SMALL = {
     # The tiny CIFAR fixture has 40 training images: smaller batches and validation split.
     "cifar10": ["--data.init_args.batch_size", "8", "--data.init_args.val_size", "10"],
@@ -23,6 +26,9 @@ def test_all_recipes_are_listed() -> None:
         "resnet_mnist.yaml", "inception_mnist.yaml", "cnn_mnist.yaml", "softmax_mnist.yaml",
         "multifeature_breast_cancer.yaml", "linear_regression.yaml", "logistic_regression.yaml",
         "cnn_cifar10.yaml", "resnet20_cifar10.yaml", "resnet_fashion_mnist.yaml",
+        "resnet_mnist_1epoch.yaml", "cnn_mnist_quick.yaml", "demo.yaml",
+        "bench/softmax_mnist.yaml", "bench/cnn_mnist.yaml", "bench/inception_mnist.yaml",
+        "bench/resnet_mnist.yaml",
     }  # fmt: skip
     assert expected <= set(MODEL_RECIPES)
 
@@ -39,7 +45,9 @@ def test_recipe_runs_one_batch(
     cli = fit(runs, *args)
     assert cli.trainer.state.finished
     assert cli.trainer.global_step == 1
-    assert cli.run_dir == runs / name.removesuffix(".yaml") / "version_0"
+    # Each recipe names its runs after itself: recipes/bench/cnn_mnist.yaml → runs/bench_cnn_mnist.
+    assert load_recipe(name)["name"] == name.removesuffix(".yaml").replace("/", "_")
+    assert cli.run_dir == runs / load_recipe(name)["name"] / "version_0"
     params = [p.detach() for p in cli.model.parameters()]
     assert params and all(torch.isfinite(p).all() for p in params)
 

@@ -54,8 +54,10 @@ def test_wheel_lists_every_package_and_the_published_files() -> None:
     tomllib = pytest.importorskip("tomllib")
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     folders = {p.parent.relative_to(ROOT) for p in (ROOT / "zoo").rglob("*.py")}
-    assert sorted(config["packages"]) == sorted(".".join(f.parts) for f in folders)
-    assert "package-dir" not in config  # every package is the folder of its name
+    module_packages = sorted(".".join(f.parts) for f in folders)
+    # The one package without modules: the repository's recipes/ folder, shipped as zoo/recipes.
+    assert sorted(config["packages"]) == sorted([*module_packages, "zoo.recipes"])
+    assert config["package-dir"] == {"zoo.recipes": "recipes"}
     published = config["package-data"]["zoo.weights"]
     assert {"published.json", "published/*.safetensors", "published/*.md"} <= set(published)
     assert "published/*.png" in published

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from functools import partial
 from pathlib import Path
 
 import torch
 
-from zoo.benchmark.recipes import RECIPES
+from zoo.benchmark.recipes import BENCH_MODELS, bench_recipe, fastest_to_99
+from zoo.training.recipes import RecipeError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -24,8 +26,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--models",
-        default=",".join(RECIPES),
-        help=f"comma-separated subset of: {', '.join(RECIPES)}",
+        default=",".join(BENCH_MODELS),
+        help=f"comma-separated subset of: {', '.join(BENCH_MODELS)} (their recipes: "
+        "recipes/bench/MODEL.yaml)",
     )
     parser.add_argument("--out", default="bench-results", help="output directory")
     parser.add_argument("--data-dir", default=None, help="dataset directory (default: cache)")
@@ -58,9 +61,17 @@ def _check(args: argparse.Namespace) -> list[str]:
     """The clear complaints about `args`, if any (checked before anything runs or is written)."""
     problems = []
     models = [m.strip() for m in args.models.split(",") if m.strip()]
-    unknown = [m for m in models if m not in RECIPES]
+    unknown = [m for m in models if m not in BENCH_MODELS]
     if unknown or not models:
-        problems.append(f"--models: unknown {unknown or 'empty list'}; choose from {list(RECIPES)}")
+        choose = list(BENCH_MODELS)
+        problems.append(f"--models: unknown {unknown or 'empty list'}; choose from {choose}")
+    # The recipes are read now, so that a broken one stops the run before anything is timed.
+    readers = [partial(bench_recipe, m) for m in models if m in BENCH_MODELS] + [fastest_to_99]
+    for read in readers:
+        try:
+            read()
+        except RecipeError as err:
+            problems.append(str(err))
     if args.threads is not None and args.threads < 1:
         problems.append(f"--threads must be >= 1, got {args.threads}")
     if args.repeats is not None and args.repeats < 1:

@@ -40,13 +40,12 @@ from zoo.benchmark.measure import (
     peak_rss,
     train_flops_per_image,
 )
-from zoo.benchmark.recipes import FASTEST_TO_99, RECIPES, Recipe
+from zoo.benchmark.recipes import Recipe, bench_recipe, fastest_to_99
 from zoo.hub import create_model
 from zoo.training.allocator import keep_freed_memory
 
 PATHS = ("course", "vanilla", "lightning")
 ACCURACY_TARGET = 0.99
-ACCURACY_MODEL = FASTEST_TO_99.model
 INFERENCE_MODEL = "resnet_mnist"
 # (model, minimum speed-up of zoo's Trainer over the course's loop per epoch), from the issue.
 SPEEDUP_TARGETS = {
@@ -107,7 +106,7 @@ def _time_one(path: str, recipe: Recipe, config: BenchConfig, dm: Any) -> tuple[
 
 def bench_model(name: str, config: BenchConfig, say: Callable[[str], None]) -> dict[str, Any]:
     """Epoch time, images/s, GFLOP/s, share of the matmul peak and peak RSS of the 3 paths."""
-    recipe = RECIPES[name]
+    recipe = bench_recipe(name)
     flops = train_flops_per_image(create_model(name), create_model(name).input_shape)
     dm = zoo_datamodule(config.data_dir, recipe.batch_size, config.seed)
     seconds: dict[str, list[float]] = {path: [] for path in PATHS}
@@ -125,6 +124,7 @@ def bench_model(name: str, config: BenchConfig, say: Callable[[str], None]) -> d
         "train_mflop_per_image": flops / 1e6,
         "batch_size": {"course": COURSE_BATCH_SIZE, "zoo": recipe.batch_size},
         "zoo_hparams": recipe.hparams,
+        "zoo_recipe": recipe.source,
     }
     for path in PATHS:
         result[path] = _path_figures(seconds[path], flops)
@@ -168,14 +168,14 @@ def _order(repeat: int) -> tuple[str, ...]:
 
 def time_to_accuracy(config: BenchConfig, say: Callable[[str], None]) -> dict[str, Any]:
     """Training seconds to 99 % test accuracy: zoo's fastest ResNetMNIST recipe vs the course's."""
-    recipe = FASTEST_TO_99
+    recipe = fastest_to_99()
     L.seed_everything(config.seed, verbose=False)
     dm = zoo_datamodule(config.data_dir, recipe.batch_size, config.seed)
     zoo_history = zoo_accuracy_run(recipe.create(), dm, config.device, recipe.epochs)
     say(f"time to 99 %: zoo {zoo_history}")
     torch.manual_seed(config.seed)
     course_history = course_accuracy_run(
-        create_model(ACCURACY_MODEL),
+        create_model(recipe.model),
         config.data_dir,
         config.device,
         ACCURACY_TARGET,
@@ -188,13 +188,14 @@ def time_to_accuracy(config: BenchConfig, say: Callable[[str], None]) -> dict[st
 
     zoo_s, course_s = first_reach(zoo_history), first_reach(course_history)
     return {
-        "model": ACCURACY_MODEL,
+        "model": recipe.model,
         "target_accuracy": ACCURACY_TARGET,
         "zoo": {
             "seconds": zoo_s,
             "history": zoo_history,
             "hparams": recipe.hparams,
             "batch_size": recipe.batch_size,
+            "recipe": recipe.source,
         },
         "course": {
             "seconds": course_s,
@@ -300,7 +301,7 @@ def run_benchmark(config: BenchConfig, say: Callable[[str], None] = print) -> di
     results: dict[str, Any] = {"environment": environment, "models": []}
     for name in config.models:
         results["models"].append(bench_model(name, config, say))
-    if config.accuracy and ACCURACY_MODEL in config.models:
+    if config.accuracy and fastest_to_99().model in config.models:
         results["time_to_accuracy"] = time_to_accuracy(config, say)
     if config.inference and INFERENCE_MODEL in config.models:
         paths = ["eager", "onnxruntime"] + (["torch.compile"] if config.compile_inference else [])

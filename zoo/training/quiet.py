@@ -9,6 +9,9 @@ _NOISE = (
     "💡 Tip: For seamless cloud logging",
     "TPU available:",
     "HPU available:",
+    # zoo fit prints its own line saying which precision it chose and why.
+    "Using bfloat16 Automatic Mixed Precision",
+    "Loading `train_dataloader` to estimate number of stepping batches",
 )
 
 
@@ -23,6 +26,8 @@ def quiet_known_noise() -> None:
     warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated")
     # Our loaders slice tensors in memory: worker processes would only slow them down.
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    # The summary's parameter sizes are for the fp32 weights, which bf16-mixed keeps.
+    warnings.filterwarnings("ignore", message=".*is not supported by the model summary.*")
     # Lightning calls jsonargparse APIs deprecated in 4.49; nothing a zoo user can act on.
     warnings.filterwarnings("ignore", category=DeprecationWarning, module="lightning.pytorch.cli")
     # Lightning's advert for its hosted logger, and accelerators this project never uses.

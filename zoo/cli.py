@@ -7,6 +7,7 @@ torch or Lightning.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -33,7 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 def usage() -> str:
     """The short help `zoo` and `zoo --help` print."""
-    lines = ["usage: zoo COMMAND [ARGS]", "", "commands:"]
+    lines = ["usage: zoo COMMAND [ARGS]   (zoo --version, zoo COMMAND --help)", "", "commands:"]
     lines += [f"  {name:<8} {summary}" for name, (_, summary) in COMMANDS.items()]
     lines += ["", "example: zoo fit --config recipes/resnet_mnist.yaml"]
     return "\n".join(lines)
@@ -41,9 +42,23 @@ def usage() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `zoo` console script."""
-    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _dispatch(list(sys.argv[1:] if argv is None else argv))
+    except BrokenPipeError:
+        # The reader went away (`zoo list | head`): not an error worth a traceback. Point stdout
+        # at /dev/null so that the interpreter's final flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # what a shell reports for a process ended by SIGPIPE
+
+
+def _dispatch(args: list[str]) -> int:
     if not args or args[0] in ("-h", "--help"):
         print(usage())
+        return 0
+    if args[0] in ("-V", "--version"):
+        from zoo import __version__
+
+        print(f"zoo {__version__}")
         return 0
     if args[0] not in COMMANDS:
         print(f"zoo: unknown command {args[0]!r}\n\n{usage()}", file=sys.stderr)

@@ -6,10 +6,11 @@ the global matplotlib state alone (safe inside a training process).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 import torch
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from torch import Tensor
@@ -39,12 +40,15 @@ def plot_curves(
     beta: float = 0.6,
     title: str = "",
     xlabel: str = "epoch",
+    smoothed: Collection[str] = (),
 ) -> Path:
     """One panel per entry of `panels` (e.g. "loss", "accuracy"), one line per named curve.
 
-    Each curve is drawn raw (thin, faint) with its exponentially weighted moving average
-    (`zoo.course.lecture3.ewma`, weight `beta` on the past) bold on top, as the course
-    recommends for noisy training curves. Empty curves are skipped. Returns the PNG path.
+    The curves named in `smoothed` are noisy per-step series: each is drawn raw (thin, faint)
+    with its exponentially weighted moving average (`zoo.course.lecture3.ewma`, weight `beta` on
+    the past) bold on top, as the course does for SGD's cost. Every other curve is one point per
+    epoch and is drawn as it is, with markers: smoothing those would show a value the model never
+    had. Empty curves are skipped. Returns the PNG path.
     """
     fig = _new_figure(5.2 * max(len(panels), 1), 4.2)
     axes = fig.subplots(1, max(len(panels), 1), squeeze=False)[0]
@@ -53,18 +57,25 @@ def plot_curves(
         ax.set_ylabel(ylabel)
         ax.grid(True, alpha=0.3)
         for name, points in curves.items():
-            if not points:
-                continue
-            xs = [x for x, _ in points]
-            ys = [y for _, y in points]
-            marker = "o" if len(points) < 30 else None
-            (raw,) = ax.plot(xs, ys, alpha=0.35, linewidth=1, marker=marker, markersize=3)
-            ax.plot(xs, ewma(ys, beta), color=raw.get_color(), linewidth=2, label=name)
+            if points:
+                _plot_curve(ax, name, points, beta if name in smoothed else None)
         if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize="small", title=f"EWMA β={beta:g}", title_fontsize="small")
+            ax.legend(fontsize="small")
     if title:
         fig.suptitle(title)
     return _save(fig, path)
+
+
+def _plot_curve(ax: Axes, name: str, points: Curve, beta: float | None) -> None:
+    xs = [x for x, _ in points]
+    ys = [y for _, y in points]
+    if beta is None:
+        ax.plot(xs, ys, linewidth=2, marker="o", markersize=4, label=f"{name} (per epoch)")
+        return
+    (raw,) = ax.plot(xs, ys, alpha=0.3, linewidth=1, label=f"{name} (each step)")
+    ax.plot(
+        xs, ewma(ys, beta), color=raw.get_color(), linewidth=2, label=f"{name} (EWMA β={beta:g})"
+    )
 
 
 def confusion_matrix(preds: Tensor, targets: Tensor, num_classes: int) -> Tensor:

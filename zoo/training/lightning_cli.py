@@ -205,8 +205,8 @@ class ZooCLI(LightningCLI):
         config.trainer.precision = training_precision(accelerator)
         if process_rank() == 0:
             print(
-                f"zoo fit: precision {precision_reason(config.trainer.precision, accelerator)}"
-                " (--trainer.precision to choose)",
+                f"zoo fit: {config.trainer.precision}, "
+                f"{precision_reason(config.trainer.precision, accelerator)}",
                 file=sys.stderr,
             )
 

@@ -65,12 +65,12 @@ def training_precision(accelerator: str | None = "auto") -> str:
 
 
 def precision_reason(precision: str, accelerator: str | None = "auto") -> str:
-    """One line saying why `training_precision` chose `precision`, for the start of a run."""
+    """Why `training_precision` chose `precision`, in a few words, for the start of a run."""
     if os.environ.get(OVERRIDE_ENV, "").strip():
-        return f"{precision} (set by {OVERRIDE_ENV})"
+        return f"set by {OVERRIDE_ENV}"
     if _uses_cuda(accelerator):
-        return f"{precision} (this GPU {'has' if precision == BF16 else 'lacks'} native bf16)"
+        return f"this GPU {'has' if precision == BF16 else 'lacks'} native bf16"
     unit = cpu_bf16_unit()
     if unit:
-        return f"{precision} (this CPU has native bf16: {unit})"
-    return f"{precision} (this CPU has no native bf16: {cpu_isa()}; bf16 would be emulated)"
+        return f"this CPU has native bf16 ({unit})"
+    return f"this CPU has no native bf16 ({cpu_isa()}): fp32 is faster"

@@ -52,12 +52,13 @@ class TrainingCurves(L.Callback):
     """After fit: `plots/curves.png`, loss and accuracy (or MSE) against epochs.
 
     Training loss is recorded every step, training metrics at each epoch end and validation
-    metrics after each validation; each curve is drawn raw and EWMA-smoothed. The history is
-    part of the checkpoint, so a resumed run plots its whole training.
+    metrics after each validation. The per-step loss is drawn raw and EWMA-smoothed; the
+    per-epoch points are drawn as they are. The history is part of the checkpoint, so a resumed
+    run plots its whole training.
 
     Args:
         dirpath: directory for `plots/`; the `zoo` command sets the run directory.
-        beta: EWMA weight on the past (0: no smoothing).
+        beta: EWMA weight on the past for the per-step loss (0: no smoothing).
     """
 
     def __init__(self, dirpath: str | Path | None = None, beta: float = 0.6) -> None:
@@ -128,7 +129,7 @@ class TrainingCurves(L.Callback):
             metric: {k: v for k, v in self.history.items() if k.endswith(f"/{metric}")},
         }
         title = f"{type(pl_module).__name__}: training curves"
-        plot_curves(panels, self.path, beta=self.beta, title=title)
+        plot_curves(panels, self.path, beta=self.beta, title=title, smoothed={"train/loss"})
         _log_images(trainer, {"plots/curves": self.path})
 
     def state_dict(self) -> dict[str, Any]:

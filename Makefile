@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-deps demo test lint format bench screenshot
+.PHONY: setup system-deps demo test lint format bench screenshot notebooks
 
 setup: $(STAMP)
 
@@ -37,3 +37,9 @@ bench: setup
 # The README's picture of `zoo serve`, taken by the browser test itself.
 screenshot: setup system-deps
 	ZOO_UPDATE_SCREENSHOT=1 ZOO_REQUIRE_BROWSER=1 $(VENV)/bin/pytest -q tests/serve/test_browser.py -k screenshot
+
+# The course companion, lectures 2-11: JupyterLab (installed on first use) opens the jupytext
+# .py files in notebooks/ as notebooks; saving writes the code and prose back, never outputs.
+notebooks: setup
+	test -x $(VENV)/bin/jupyter-lab || $(PY) -m pip install -q jupyterlab jupytext
+	$(VENV)/bin/jupyter lab notebooks/

@@ -7,6 +7,10 @@ model = zoo.create_model("cnn_mnist", pretrained=True)  # verified, strictly loa
 model = zoo.load_pretrained("resnet_mnist", "fashion_v1")
 ```
 
+A published model divides its logits by the temperature its weight records (fitted on the
+validation split) before softmax or sigmoid: `model.probabilities`, `model.predict_step`.
+`model(x)` returns the raw logits.
+
 The registry (`zoo.models.registry`) and the weights table (`zoo.weights.table`) are leaves that
 know nothing of each other's objects; `Model.from_pretrained()` is the one lazy edge from a model
 class to here.
@@ -51,12 +55,14 @@ def create_model(name: str, pretrained: bool | str = False, **kwargs: Any) -> Zo
 
 
 def build_model(weight: Weight, state: dict[str, Tensor]) -> ZooModule:
-    """A new model of `weight`'s architecture with `state` loaded strictly, in eval mode."""
+    """A new model of `weight`'s architecture with `state` loaded strictly, in eval mode, with
+    the weight's recorded temperature (so `probabilities` and `predict_step` are calibrated)."""
     model = model_info(weight.model).create(**weight.init_args)
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as err:
         raise WeightError(f"{weight.key} does not fit {type(model).__name__}: {err}") from None
+    model.temperature = weight.temperature
     return model.eval()
 
 

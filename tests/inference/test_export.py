@@ -23,7 +23,8 @@ from torch import Tensor
 from zoo.cli import main
 from zoo.data import CIFAR10DataModule, FashionMNISTDataModule, MNISTDataModule
 from zoo.hub import create_model
-from zoo.inference.export import FORMATS, ExportFailed, export_model
+from zoo.inference.cli import summary
+from zoo.inference.export import FORMATS, ExportFailed, export_file, export_model
 from zoo.models import ZooModule
 from zoo.models.softmax import SoftmaxMNIST
 from zoo.weights import default_table
@@ -58,8 +59,8 @@ def load(path: Path, format: str) -> tuple[Runner, dict[str, Any]]:
             return torch.from_numpy(logits)
 
         props = session.get_modelmeta().custom_metadata_map
-        # Strings are stored as they are, lists as JSON.
-        return run, {k: json.loads(v) if v[:1] in "[{" else v for k, v in props.items()}
+        # Strings are stored as they are, lists and numbers as JSON.
+        return run, {k: parse_prop(v) for k, v in props.items()}
     extra = {"zoo.json": ""}
     if format == "torchscript":
         module = torch.jit.load(str(path), _extra_files=extra)
@@ -68,12 +69,25 @@ def load(path: Path, format: str) -> tuple[Runner, dict[str, Any]]:
     return module, json.loads(extra["zoo.json"])
 
 
-def max_diff(run: Runner, model: torch.nn.Module, x: Tensor) -> tuple[float, bool]:
-    """Max |exported - eager| on `x`, and whether the predicted classes agree."""
+def parse_prop(text: str) -> Any:
+    """An ONNX metadata value: JSON where it parses (lists, numbers), else the string itself."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def max_diff(run: Runner, model: ZooModule, x: Tensor) -> tuple[float, bool]:
+    """Max |exported - eager| on `x`, and whether the predicted classes agree.
+
+    Eager is the logits divided by the model's temperature (1 unless it is published), which the
+    export puts inside the graph; the difference is in raw-logit units, as the export checks it.
+    """
     with torch.no_grad():
-        got, expected = run(x), model(x)
+        got, expected = run(x), model(x) / model.temperature
     assert got.shape == expected.shape
-    return (got - expected).abs().max().item(), torch.equal(got.argmax(1), expected.argmax(1))
+    diff = (got - expected).abs().max().item() * model.temperature
+    return diff, torch.equal(got.argmax(1), expected.argmax(1))
 
 
 @pytest.fixture(scope="module")
@@ -145,6 +159,51 @@ def test_metadata_tells_how_to_prepare_the_input(format: str, exported) -> None:
     assert meta["mean"] == list(MNISTDataModule.mean) and meta["std"] == list(MNISTDataModule.std)
     assert meta["input_shape"] == [1, 28, 28]
     assert meta["input_name"] == "x" and meta["output_name"] == "logits"
+    assert meta["temperature"] == weight.temperature != 1.0
+    assert f"divided by the temperature {weight.temperature:g}" in meta["output"]
+
+
+@pytest.mark.parametrize("format", list(FORMATS))
+def test_exported_probabilities_are_calibrated_with_the_recorded_temperature(
+    format: str, exported, eager, images
+) -> None:
+    weight = "cnn_mnist.mnist_v1"
+    run, _ = load(exported(weight, format), format)
+    model = eager(weight)
+    x, _ = images
+    with torch.no_grad():
+        exported_probabilities = run(x).softmax(dim=1)
+        raw = model(x)
+        calibrated = model.predict_step(x, 0)
+    temperature = default_table().get(weight).temperature
+    assert model.temperature == temperature != 1.0
+    # The deployer's softmax gives what predict_step gives, not the uncalibrated softmax.
+    assert torch.allclose(exported_probabilities, calibrated, atol=1e-5)
+    assert not torch.allclose(exported_probabilities, raw.softmax(dim=1), atol=1e-3)
+    assert torch.equal(exported_probabilities.argmax(1), raw.argmax(1))
+
+
+def test_a_models_temperature_goes_inside_the_graph(tmp_path: Path, images) -> None:
+    torch.manual_seed(4)
+    model = create_model("cnn_mnist").eval()
+    plain = export_file(model, "onnx", tmp_path / "plain.onnx")
+    model.temperature = 2.0
+    scaled = export_file(model, "onnx", tmp_path / "scaled.onnx")
+    x = images[0][:16]
+    run_plain, meta_plain = load(plain.path, "onnx")
+    run_scaled, meta_scaled = load(scaled.path, "onnx")
+    with torch.no_grad():
+        logits = model(x)
+    assert torch.allclose(run_plain(x), logits, atol=1e-5)  # T = 1: the logits as they are
+    assert torch.allclose(run_scaled(x), logits / 2.0, atol=1e-5)
+    assert (
+        meta_plain["temperature"] == 1.0
+        and "softmax gives the probabilities" in meta_plain["output"]
+    )
+    assert meta_scaled["temperature"] == 2.0
+    assert "logits divided by the temperature 2" in meta_scaled["output"]
+    assert "divided by the temperature 2;" in summary(scaled)
+    assert "softmax gives the probabilities" in summary(plain)
 
 
 def test_fashion_weights_carry_fashion_categories_and_statistics(tmp_path: Path) -> None:
@@ -156,7 +215,10 @@ def test_fashion_weights_carry_fashion_categories_and_statistics(tmp_path: Path)
     assert meta["weights"] == "resnet_mnist.fashion_v1"
     assert meta["categories"] == list(FashionMNISTDataModule.classes)
     assert meta["mean"] == list(weight.preprocessing.mean) != list(MNISTDataModule.mean)
+    assert meta["temperature"] == weight.temperature
     assert "Ankle boot" in out
+    assert f"divided by the temperature {weight.temperature:g} inside the graph" in out
+    assert "temperature in its metadata_props" in out
 
 
 @pytest.mark.parametrize(

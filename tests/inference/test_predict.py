@@ -6,12 +6,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from helpers.image_files import as_photo, write_variant
 from PIL import Image
 
 from zoo.data import FashionMNISTDataModule
+from zoo.inference.imaging import read_image
 from zoo.inference.predict import Predictor, expand_sources, predict_files
-from zoo.weights.table import WeightError
+from zoo.weights.table import WeightError, default_table
 
 
 @pytest.fixture
@@ -105,3 +107,21 @@ def test_fashion_weights_use_fashion_preprocessing(tmp_path: Path) -> None:
     results = list(predictor.predict_files(files, top_k=1))
     predicted = [predictor.categories.index(r.top[0][1]) for r in results]
     assert np.mean(np.array(predicted) == labels[:60].numpy()) >= 0.85
+
+
+def test_file_probabilities_are_calibrated_with_the_weights_temperature(folder, resnet) -> None:
+    path, _ = folder
+    files = sorted(path.glob("digit0[0-4].*"))
+    results = list(resnet.predict_files(files, top_k=10))
+    weight = default_table().get(resnet.key)
+    assert resnet.temperature == weight.temperature != 1.0
+    images = np.stack([resnet.prepare(read_image(f)) for f in files])
+    x = (torch.from_numpy(images).unsqueeze(1).float() / 255.0 - resnet.mean) / resnet.std
+    with torch.inference_mode():
+        logits = resnet.model(x)
+    calibrated = (logits / weight.temperature).softmax(dim=1)
+    for result, row, raw in zip(results, calibrated, logits.softmax(dim=1), strict=True):
+        got = torch.tensor([p for _, _, p in sorted(result.top)])
+        assert torch.allclose(got, row, atol=1e-6)
+        assert not torch.allclose(got, raw, atol=1e-4)  # a path ignoring T would fail here
+        assert abs(float(got.sum()) - 1) < 1e-5

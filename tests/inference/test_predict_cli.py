@@ -10,6 +10,7 @@ import pytest
 from helpers.image_files import write_variant
 
 from zoo.cli import main
+from zoo.weights import default_table
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -39,6 +40,8 @@ def test_json_output_with_a_bad_file(files, tmp_path: Path, capsys) -> None:
     assert main(["predict", "inception_mnist", paths[0], str(bad), paths[1], "--json"]) == 1
     document = json.loads(capsys.readouterr().out)
     assert document["model"] == "inception_mnist.mnist_v1"
+    weight = default_table().get("inception_mnist.mnist_v1")
+    assert document["temperature"] == weight.temperature != 1.0  # calibrated probabilities
     first, broken, second = document["results"]
     assert first["top"][0]["class"] == labels[0] and second["top"][0]["label"] == str(labels[1])
     assert len(first["top"]) == 3 and first["error"] is None

@@ -70,3 +70,14 @@ def test_bf16_and_fp32_reach_the_same_accuracy(runs: Path) -> None:
     assert min(accuracy.values()) >= 0.985, accuracy
     # Seed-to-seed spread of this recipe is about 0.1 points (99.19-99.31 % over seeds 0-2).
     assert abs(accuracy[BF16] - accuracy[FP32]) <= 0.004, accuracy
+
+
+@pytest.mark.parametrize("chosen", [BF16, FP32])
+def test_gradient_clipping_works_in_either_precision(runs: Path, chosen: str) -> None:
+    # The diverged-run message advises clipping; a fused optimizer cannot be clipped under AMP.
+    cli = fit(
+        runs, "--config", recipe("cnn_mnist"), "--trainer.precision", chosen,
+        "--trainer.gradient_clip_val", "1.0", *QUICK,
+    )  # fmt: skip
+    assert cli.trainer.global_step == 3
+    assert not cli.trainer.optimizers[0].defaults.get("fused")

@@ -9,7 +9,7 @@ import torch
 import zoo
 from zoo.cli import main
 from zoo.hub import pretrained_models
-from zoo.weights import WeightError, default_table
+from zoo.weights import WeightError, WeightTable, default_table
 
 
 def test_from_pretrained_gives_the_default_weights_in_eval_mode() -> None:
@@ -44,3 +44,36 @@ def test_cifar_from_pretrained_explains_and_shows_the_recipe() -> None:
 def test_zoo_eval_command(capsys) -> None:
     assert main(["eval", "logistic_regression"]) == 0
     assert "matches the model card (100.00 %)" in capsys.readouterr().out
+
+
+def test_every_loader_gives_the_recorded_temperature() -> None:
+    weight = default_table().get("multifeature_mlp.breast_cancer_v1")
+    assert weight.calibration is not None and weight.temperature != 1.0
+    for model in (
+        zoo.MultiFeatureMLP.from_pretrained(),
+        zoo.create_model("multifeature_mlp", pretrained=True),
+        zoo.load_pretrained("multifeature_mlp", "breast_cancer_v1"),
+    ):
+        assert model.temperature == weight.temperature
+    assert zoo.create_model("multifeature_mlp").temperature == 1.0  # untrained: none
+    assert zoo.LinearRegression.from_pretrained().temperature == 1.0  # regression: none
+
+
+def test_predict_step_of_a_published_model_applies_the_tables_temperature(tmp_path) -> None:
+    # The same file under a table that records another T: predict_step follows the table.
+    table = default_table()
+    key = "cnn_mnist.mnist_v1"
+    data = table.to_dict()
+    data["weights"][key]["calibration"]["temperature"] = 2.5
+    other = WeightTable(tmp_path / "published.json", table.files_dir, data=data)
+    x = torch.randn(8, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    recorded = zoo.load_pretrained("cnn_mnist", "mnist_v1")
+    changed = zoo.load_pretrained("cnn_mnist", "mnist_v1", table=other)
+    with torch.no_grad():
+        logits = recorded(x)
+        assert torch.equal(changed(x), logits)  # the same weights, the same raw logits
+        for model, temperature in ((recorded, table.get(key).temperature), (changed, 2.5)):
+            expected = (logits / temperature).softmax(dim=-1)
+            assert torch.allclose(model.predict_step(x, 0), expected, atol=1e-7)
+            assert torch.allclose(model.probabilities(logits), expected, atol=1e-7)
+        assert not torch.allclose(recorded.predict_step(x, 0), logits.softmax(dim=-1), atol=1e-3)

@@ -14,11 +14,13 @@ import numpy as np
 import pytest
 import torch
 
+import zoo
 import zoo.weights.table
 from zoo.data import FashionMNISTDataModule, MNISTDataModule
 from zoo.hub import load_weight
 from zoo.inference.predict import Predictor
 from zoo.weights.table import (
+    Calibration,
     DatasetInfo,
     EvaluationInfo,
     Metrics,
@@ -172,7 +174,7 @@ def test_predictor_normalises_with_the_weights_preprocessing() -> None:
         predictor = Predictor(model, used)
         mean, std = used.preprocessing.mean[0], used.preprocessing.std[0]
         with torch.inference_mode():
-            expected = model((x - mean) / std).softmax(dim=-1)
+            expected = (model((x - mean) / std) / weight.temperature).softmax(dim=-1)
         assert torch.allclose(predictor.probabilities(images), expected, atol=1e-6)
     assert predictor.categories == list(weight.categories)
 
@@ -183,3 +185,80 @@ def test_predictor_refuses_a_weight_without_image_statistics() -> None:
     stats = dataclasses.replace(weight.preprocessing, mean=None, std=None)
     with pytest.raises(WeightError, match="no categories or no per-channel mean and std"):
         Predictor(model, dataclasses.replace(weight, preprocessing=stats))
+
+
+CALIBRATED = "multifeature_mlp.breast_cancer_v1"
+
+
+def test_the_calibration_section_is_typed() -> None:
+    weight = TABLE.get(CALIBRATED)
+    cal = weight.calibration
+    assert isinstance(cal, Calibration) and cal.fitted_on == "validation" and cal.bins == 15
+    assert weight.temperature == cal.temperature != 1.0
+    assert 0 < cal.ece_after < cal.ece_before and cal.nll_after < cal.nll_before
+    # Absent, not null, where there is none: the regression model has no probabilities.
+    toy = TABLE.get("linear_regression.toy_v1")
+    assert toy.calibration is None and toy.temperature == 1.0
+    assert "calibration" not in RAW["weights"][toy.key]
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        (_drop("calibration.temperature"), r"missing field calibration\.temperature"),
+        (
+            _set("calibration.fitted_on", "test"),
+            r"field calibration\.fitted_on must be 'validation'",
+        ),
+        (_set("calibration.temperature", 0), r"field calibration\.temperature must be a positive"),
+        (
+            _set("calibration.temperature", -0.5),
+            r"field calibration\.temperature must be a positive",
+        ),
+        (
+            _set("calibration.temperature", "0.5"),
+            r"field calibration\.temperature must be a number",
+        ),
+        (_set("calibration.samples", 0), r"field calibration\.samples must be at least 1"),
+        (_set("calibration.ece_after", 1.5), r"field calibration\.ece_after must be a fraction"),
+        (
+            _set("calibration.nll_before", -1),
+            r"field calibration\.nll_before must be a non-negative",
+        ),
+        (_set("calibration.split_sha256", "x"), r"field calibration\.split_sha256 must be 64"),
+        (_set("calibration.top5", 1), r"unknown field calibration\.top5"),
+        (_set("calibration", None), r"field calibration must be an object or left out, got null"),
+    ],
+)
+def test_a_malformed_calibration_names_the_field(change, error: str) -> None:
+    entry = copy.deepcopy(RAW["weights"][CALIBRATED])
+    change(entry)
+    with pytest.raises(WeightError, match=rf"^entry {CALIBRATED}: {error}"):
+        Weight.from_dict(CALIBRATED, entry)
+
+
+def test_a_regression_weight_cannot_record_a_temperature() -> None:
+    entry = copy.deepcopy(RAW["weights"]["linear_regression.toy_v1"])
+    entry["calibration"] = copy.deepcopy(RAW["weights"][CALIBRATED]["calibration"])
+    with pytest.raises(WeightError, match="a regression weight has no probabilities"):
+        Weight.from_dict("linear_regression.toy_v1", entry)
+
+
+def test_predictor_applies_the_weights_temperature() -> None:
+    # A Predictor of the same model with another recorded T gives other probabilities: the
+    # temperature comes from the weight, as the mean and std do.
+    weight = TABLE.get("cnn_mnist.mnist_v1")
+    images = np.random.default_rng(1).integers(0, 256, (6, 28, 28), dtype=np.uint8)
+    x = (torch.from_numpy(images).unsqueeze(1).float() / 255.0 - 0.1307) / 0.3081
+    model = load_weight(weight, TABLE, download=False)
+    with torch.inference_mode():
+        logits = model(x)
+    assert weight.temperature != 1.0
+    for temperature in (weight.temperature, 1.0, 3.0):
+        cal = dataclasses.replace(weight.calibration, temperature=temperature)
+        predictor = Predictor(model, dataclasses.replace(weight, calibration=cal))
+        assert predictor.temperature == temperature
+        expected = (logits / temperature).softmax(dim=-1)
+        assert torch.allclose(predictor.probabilities(images), expected, atol=1e-6)
+    fresh = Predictor(zoo.create_model("cnn_mnist"), weight)  # T = 1 until the weight sets it
+    assert fresh.temperature == weight.temperature

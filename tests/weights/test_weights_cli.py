@@ -9,6 +9,7 @@ import pytest
 
 from zoo.hub import load_weight
 from zoo.weights import datamodule_for, default_table, matches
+from zoo.weights.calibration import calibration_problems, remeasure
 from zoo.weights.cli import eval_command
 from zoo.weights.evaluate import evaluate
 
@@ -63,3 +64,39 @@ def test_a_different_result_is_reported_as_a_mismatch() -> None:
     )
     problems = matches(result, other)
     assert len(problems) == 3 and "test split differs" in problems[0]
+
+
+def test_eval_shows_calibration_before_and_after(capsys) -> None:
+    assert eval_command(["multifeature_mlp.breast_cancer_v1"]) == 0
+    out = capsys.readouterr().out
+    cal = TABLE.get("multifeature_mlp.breast_cancer_v1").calibration
+    assert f"calibration: temperature {cal.temperature:.6g}, fitted on 57 validation" in out
+    assert re.search(r"before \(T = 1\) +after \(T = 0\.8066\)", out)
+    nll = re.search(r"NLL +(\S+) +(\S+)", out)
+    assert (float(nll[1]), float(nll[2])) == (cal.nll_before, cal.nll_after)
+    ece = re.search(r"ECE +(\S+) % +(\S+) %", out)
+    assert (ece[1], ece[2]) == (f"{100 * cal.ece_before:.2f}", f"{100 * cal.ece_after:.2f}")
+    assert re.search(r"accuracy +97\.37 % +97\.37 %", out)  # the temperature keeps the argmax
+    assert "matches the model card" in out
+
+
+def test_eval_says_why_a_classifier_has_no_temperature(capsys) -> None:
+    assert eval_command(["logistic_regression"]) == 0
+    assert "calibration: none (T = 1): its DataModule has no held-out" in capsys.readouterr().out
+
+
+def test_a_different_calibration_is_reported_as_a_mismatch() -> None:
+    weight = TABLE.get("multifeature_mlp.breast_cancer_v1")
+    remeasured = remeasure(load_weight(weight, TABLE), datamodule_for(weight), weight)
+    assert calibration_problems(remeasured, weight.calibration) == []
+    other = dataclasses.replace(
+        weight.calibration,
+        temperature=weight.temperature * 1.1,
+        ece_after=weight.calibration.ece_after + 0.01,
+        split_sha256="0" * 64,
+    )
+    problems = calibration_problems(remeasured, other)
+    assert len(problems) == 3
+    assert "validation split differs" in problems[0]
+    assert "the validation split gives T = 0.806617, recorded 0.887279" in problems[1]
+    assert problems[2] == "test ECE after 0.0166685, recorded 0.0266685"

@@ -62,6 +62,13 @@ def logistic_ckpt_without_timer(tmp_path_factory: pytest.TempPathFactory) -> Pat
     return train(root, model, zoo.LogisticToyDataModule(), 3, False)
 
 
+@pytest.fixture(scope="module")
+def mlp_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("mlp-run")
+    model = zoo.MultiFeatureMLP(in_features=30, lr=0.01, optimizer="adam")
+    return train(root, model, zoo.TabularDataModule(seed=0), 4, True)
+
+
 @pytest.fixture
 def table(tmp_path: Path) -> WeightTable:
     return WeightTable(tmp_path / "published.json", tmp_path / "published")
@@ -210,3 +217,32 @@ def test_cli_refuses_to_overwrite_a_published_tag(linear_ckpt, capsys) -> None:
     assert code == 2
     assert "already published" in capsys.readouterr().err
     assert table.table_path.read_bytes() == before
+
+
+def test_publish_fits_the_temperature_on_the_validation_split(mlp_ckpt, table) -> None:
+    weight = publish(
+        mlp_ckpt, name="multifeature_mlp", tag="run_a", seed=0, data_args={"seed": 0}, table=table
+    )
+    cal = weight.calibration
+    assert cal is not None and cal.fitted_on == "validation" and cal.samples == 57
+    assert cal.split_sha256 != weight.dataset.test_sha256
+    assert cal.nll_after <= cal.nll_before
+    # The file is the checkpoint's weights; the temperature is the table's, applied on load.
+    ckpt = torch.load(mlp_ckpt, weights_only=True)
+    reread = WeightTable(table.table_path, table.files_dir)
+    loaded = load_pretrained("multifeature_mlp", table=reread)
+    assert torch.equal(loaded.linear1.weight, ckpt["state_dict"]["linear1.weight"])
+    assert loaded.temperature == cal.temperature
+    diagram = table.reliability_path(weight)
+    assert diagram.name == "multifeature_mlp.run_a.reliability.png"
+    assert diagram.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    card = table.card_path(weight).read_text(encoding="utf-8")
+    assert f"**T = {cal.temperature:.6g}**" in card and f"]({diagram.name})" in card
+
+
+def test_a_weight_without_a_temperature_says_why_on_its_card(linear_ckpt, table) -> None:
+    weight = publish(linear_ckpt, name="linear_regression", tag="v1", seed=0, table=table)
+    assert weight.calibration is None and "calibration" not in weight.to_dict()
+    assert not table.reliability_path(weight).exists()
+    card = table.card_path(weight).read_text(encoding="utf-8")
+    assert "## Calibration\n\nNone: a regression model outputs values, not probabilities." in card

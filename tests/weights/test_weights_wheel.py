@@ -28,7 +28,8 @@ assert str(table.files_dir).startswith(sys.argv[1]), table.files_dir
 sums = {}
 for weight in table.weights():
     model = load_weight(weight, table, download=False)
-    sums[weight.key] = sum(t.double().sum().item() for t in model.state_dict().values())
+    total = sum(t.double().sum().item() for t in model.state_dict().values())
+    sums[weight.key] = [total, model.temperature]
 print(json.dumps(sums))
 """
 
@@ -87,6 +88,11 @@ def test_weights_load_from_installed_wheel(tmp_path: Path) -> None:
         for w in table.weights()
         if table.curve_path(w).is_file()
     }
+    published |= {  # the reliability diagrams of the calibrated weights
+        f"zoo/weights/published/{w.key}.reliability.png"
+        for w in table.weights()
+        if w.calibration is not None
+    }
     assert published <= names
     subprocess.run(
         [*pip, "install", "--no-deps", "--no-index", "--target", str(site), str(wheel)],
@@ -100,7 +106,10 @@ def test_weights_load_from_installed_wheel(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     installed = json.loads(result.stdout.strip().splitlines()[-1])
     expected = {
-        w.key: sum(t.double().sum().item() for t in load_weight(w, table).state_dict().values())
+        w.key: [
+            sum(t.double().sum().item() for t in load_weight(w, table).state_dict().values()),
+            w.temperature,  # the installed table's temperatures reach the models
+        ]
         for w in table.weights()
     }
     assert installed == expected

@@ -39,8 +39,9 @@ def _predict_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="zoo predict",
         description="Classify image files (PNG, JPEG, BMP, WebP; any size and mode) with published "
-        "weights, preprocessed as their training data was. Directories and globs are read in "
-        "batches. To predict from a recipe's DataModule instead, use `zoo predict --config …`.",
+        "weights, preprocessed as their training data was; probabilities are calibrated with the "
+        "weight's temperature. Directories and globs are read in batches. "
+        "To predict from a recipe's DataModule instead, use `zoo predict --config …`.",
     )
     parser.add_argument(
         "model", help="MODEL or MODEL.TAG, e.g. resnet_mnist, resnet_mnist.fashion_v1"
@@ -87,12 +88,16 @@ def predict_command(argv: list[str]) -> int:
         else:
             print(_text(prediction), flush=True)
     if args.json:
-        print(json.dumps({"model": predictor.key, "results": results}, indent=2))
+        # The temperature says the probabilities are calibrated ones (1: as the softmax gives).
+        document = {"model": predictor.key, "temperature": predictor.temperature}
+        print(json.dumps({**document, "results": results}, indent=2))
     return 1 if failed else 0
 
 
 # The metadata a deployer needs most, named in the summary when the file carries it.
-SUMMARY_KEYS = ("model", "weights", "dataset", "categories", "mean", "std", "input_shape")
+SUMMARY_KEYS = (
+    "model", "weights", "dataset", "categories", "mean", "std", "input_shape", "temperature",
+)  # fmt: skip
 
 
 def image_models() -> list[str]:
@@ -202,7 +207,14 @@ def summary(result: ExportResult) -> str:
     what = meta.get("model", meta["model_class"])
     if "weights" in meta:
         what += f" with weights {meta['weights']}"
-    output = f"{OUTPUT_NAME}: (N, {len(categories)}) for {shown}; softmax for probabilities"
+    temperature = meta.get("temperature", 1.0)
+    if temperature == 1.0:
+        output = f"{OUTPUT_NAME}: (N, {len(categories)}) for {shown}; softmax for probabilities"
+    else:
+        output = (
+            f"{OUTPUT_NAME}: (N, {len(categories)}) for {shown}, divided by the temperature "
+            f"{temperature:g} inside the graph; softmax for calibrated probabilities"
+        )
     lines = [
         f"wrote {result.path} ({result.size / 1024:.1f} KiB, {kind}): {what}",
         f"  input    {INPUT_NAME}: float32 (N, {shape}), any batch size N",

@@ -5,6 +5,11 @@
 feed the model (input shape, mean/std, categories, which weights) travels inside the file. Before
 anything is written, the exported artifact is loaded back with its own runtime, run on random
 batches of two sizes and compared with the eager model; the file is then written atomically.
+
+A model with a temperature T other than 1 (published weights are calibrated) is exported with
+the division inside the graph: the output `logits` is `model(x) / T`, so the softmax every
+deployer already applies gives calibrated probabilities, the argmax is the model's, and the file
+keeps its one output. The metadata records `temperature` (multiply by it for the raw logits).
 """
 
 from __future__ import annotations
@@ -31,7 +36,8 @@ BATCH_DIM = "batch"
 ONNX_OPSET = 17
 # The metadata's name among TorchScript's and torch.export's extra files.
 METADATA_FILE = "zoo.json"
-# Largest |exported - eager| accepted on the check batches.
+# Largest |exported - eager| accepted on the check batches, in units of the raw logits (a
+# temperature T scales the output, and the float error of the network with it, by 1 / T).
 TOLERANCE = 1e-5
 # Traced/exported with a batch of 2: a batch of 1 may be specialised into the graph as a constant.
 EXAMPLE_BATCH = 2
@@ -122,10 +128,63 @@ def _input_shape(model: nn.Module) -> tuple[int, ...]:
     return shape
 
 
+def temperature_of(model: nn.Module) -> float:
+    """The temperature a model's probabilities divide its logits by (1 for a plain module)."""
+    temperature = getattr(model, "temperature", 1.0)
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
+        raise ExportError(
+            f"{type(model).__name__}.temperature must be a number, got {temperature!r}"
+        )
+    if not 0 < temperature < float("inf"):
+        raise ExportError(
+            f"{type(model).__name__}.temperature must be a positive number, got {temperature}"
+        )
+    return float(temperature)
+
+
+class ScaledLogits(nn.Module):
+    """`model(x) / temperature`: what `probabilities` takes the softmax of, as one graph.
+
+    Args:
+        model: an image classifier with `input_shape`.
+        temperature: T (not 1: a T of 1 is exported as the model itself).
+    """
+
+    def __init__(self, model: nn.Module, temperature: float) -> None:
+        super().__init__()
+        self.model = model
+        self.temperature = temperature
+        self.input_shape = model.input_shape
+
+    def forward(self, x: Tensor) -> Tensor:
+        """The calibrated logits: argmax is the model's, softmax the calibrated probabilities."""
+        # The same division as ZooModule.scale_logits, hence the same numbers as eager.
+        return self.model(x) / self.temperature
+
+
+def _label(module: nn.Module) -> str:
+    inner = module.model if isinstance(module, ScaledLogits) else module
+    return type(inner).__name__
+
+
+def exported_module(model: nn.Module) -> nn.Module:
+    """What an export traces: the model, or `ScaledLogits` when its temperature is not 1."""
+    temperature = temperature_of(model)
+    return model if temperature == 1.0 else ScaledLogits(model, temperature)
+
+
 def _base_metadata(model: nn.Module, format: str, shape: tuple[int, ...]) -> dict[str, Any]:
     import zoo
 
     classes = getattr(model, "num_classes", "num_classes")
+    temperature = temperature_of(model)
+    if temperature == 1.0:
+        output = f"{OUTPUT_NAME}: float32 (N, {classes}); softmax gives the probabilities"
+    else:
+        output = (
+            f"{OUTPUT_NAME}: float32 (N, {classes}), the network's logits divided by the "
+            f"temperature {temperature:g}; softmax gives calibrated probabilities"
+        )
     return {
         "format": format,
         "model_class": type(model).__name__,
@@ -133,7 +192,8 @@ def _base_metadata(model: nn.Module, format: str, shape: tuple[int, ...]) -> dic
         "input_shape": list(shape),
         "input": f"{INPUT_NAME}: float32 (N, {', '.join(map(str, shape))}), any batch size N",
         "output_name": OUTPUT_NAME,
-        "output": f"{OUTPUT_NAME}: float32 (N, {classes}); softmax gives the probabilities",
+        "output": output,
+        "temperature": temperature,
         "zoo_version": zoo.__version__,
         "torch_version": torch.__version__,
     }
@@ -259,7 +319,7 @@ def _build(model: nn.Module, format: str, shape: tuple[int, ...], info: dict[str
         raise
     except Exception as err:  # the exporters' many error types, turned into one clear message
         raise ExportFailed(
-            f"{FORMAT_NAMES[format]} export of {type(model).__name__} with a dynamic batch size "
+            f"{FORMAT_NAMES[format]} export of {_label(model)} with a dynamic batch size "
             f"failed ({type(err).__name__}: {_first_line(err)}); nothing was written"
         ) from err
 
@@ -282,9 +342,11 @@ def export_file(
             _require(module)
     was_training = model.training
     model.eval()
+    # Built and checked as one: the file must reproduce the eager calibrated logits.
+    target = exported_module(model)
     try:
-        payload = _build(model, format, shape, info)
-        diff = _max_abs_diff(model, _runner(format, payload), shape)
+        payload = _build(target, format, shape, info)
+        diff = _max_abs_diff(target, _runner(format, payload), shape) * temperature_of(model)
     finally:
         model.train(was_training)
     if not diff <= TOLERANCE:  # also catches NaN
@@ -316,8 +378,11 @@ def export_model(
             file of TorchScript and torch.export); zoo adds the format and the input/output.
         force: replace an existing file.
 
-    The file is loaded back, run on random batches of 1 and 7 and compared with the eager model
-    (max abs diff ≤ 1e-5) before it is written atomically. Raises `ExportError` for a bad request
-    and `ExportFailed` when the model cannot be exported faithfully; nothing is written then.
+    A model whose `temperature` is not 1 is exported as `model(x) / temperature` (see the
+    module's docstring). The file is loaded back, run on random batches of 1 and 7 and compared
+    with the eager model (max abs diff ≤ 1e-5 in raw-logit units) before it is written
+    atomically. Raises
+    `ExportError` for a bad request and `ExportFailed` when the model cannot be exported
+    faithfully; nothing is written then.
     """
     return export_file(model, format, path, metadata=metadata, force=force).path

@@ -1,7 +1,8 @@
 """Predict with published weights on image files: `Predictor` and `predict_files`.
 
 A `Predictor` pairs a published model with the preprocessing its weights were trained with, so a
-photo of a digit goes through the same steps MNIST's own digits did (see `zoo.inference.imaging`).
+photo of a digit goes through the same steps MNIST's own digits did (see `zoo.inference.imaging`),
+and with the temperature its weights were calibrated with, so its probabilities are calibrated.
 """
 
 from __future__ import annotations
@@ -39,17 +40,21 @@ class Prediction:
 
 
 class Predictor:
-    """A published image model with the preprocessing of its training data.
+    """A published image model with the preprocessing of its training data and its temperature.
 
     Args:
-        model: the model, in eval mode.
-        weight: its published weight: `categories`, `preprocessing` (mean/std) and dataset.
+        model: the model; put in eval mode, with its temperature set to the weight's.
+        weight: its published weight: `categories`, `preprocessing` (mean/std), dataset and
+            `calibration` (the temperature the probabilities divide the logits by).
     """
 
     def __init__(self, model: ImageClassifier, weight: Weight) -> None:
         if not isinstance(model, ImageClassifier):
             raise WeightError(f"{weight.key} is not an image classifier; predict needs one")
         self.model = model.eval()
+        # The weight's record decides, as it does for the mean and std: a model built by hand
+        # (a fresh one has T = 1) gives the same probabilities as the one zoo.hub builds.
+        self.model.temperature = weight.temperature
         self.weight = weight
         preprocessing = weight.preprocessing
         if not weight.categories or preprocessing.mean is None or preprocessing.std is None:
@@ -80,12 +85,18 @@ class Predictor:
         """The uint8 (28, 28) image the model sees, made as its training data was."""
         return self.pipeline(to_grey(image))
 
+    @property
+    def temperature(self) -> float:
+        """The temperature the logits are divided by before the softmax (1: none recorded)."""
+        return self.model.temperature
+
     def probabilities(self, inputs: np.ndarray) -> Tensor:
-        """Class probabilities (N, classes) for uint8 inputs (N, 28, 28) from `prepare`."""
+        """Calibrated class probabilities (N, classes), softmax(logits / T), for uint8 inputs
+        (N, 28, 28) from `prepare`."""
         x = torch.from_numpy(np.ascontiguousarray(inputs)).unsqueeze(1).float()
         x = (x / 255.0 - self.mean) / self.std
         with torch.inference_mode():
-            return self.model(x).softmax(dim=-1)
+            return self.model.probabilities(self.model(x))
 
     def top(self, probabilities: Tensor, k: int) -> list[tuple[int, str, float]]:
         """The `k` most probable (class, category, probability) of one row."""

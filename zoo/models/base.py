@@ -8,6 +8,7 @@ of the task classes here, which supply the loss, torchmetrics per stage, logging
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar, Literal
 
 import torch
@@ -37,6 +38,9 @@ class ZooModule(FastHookNameModule):
     """
 
     metric_name: ClassVar[str] = "acc"
+    # Temperature scaling of the probabilities; a class default, so a new model has T = 1 and
+    # no checkpoint or state_dict ever carries it (`zoo.hub` sets a published weight's).
+    _temperature: float = 1.0
 
     def __init__(
         self,
@@ -78,6 +82,28 @@ class ZooModule(FastHookNameModule):
     def loss(self, output: Tensor, target: Tensor) -> Tensor:
         """The training objective on `forward`'s output."""
         raise NotImplementedError
+
+    @property
+    def temperature(self) -> float:
+        """T of temperature scaling: `probabilities` divides the logits by it (1: unchanged).
+
+        `forward` always returns the raw logits, so argmax, accuracy and the training loss do
+        not depend on it. Published weights come with the T fitted on their validation split.
+        """
+        return self._temperature
+
+    @temperature.setter
+    def temperature(self, value: float) -> None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"temperature must be a positive number, got {value!r}")
+        if not 0 < value < math.inf:
+            raise ValueError(f"temperature must be a positive finite number, got {value!r}")
+        self._temperature = float(value)
+
+    def scale_logits(self, output: Tensor) -> Tensor:
+        """`output / temperature`: the logits whose softmax (sigmoid) is calibrated."""
+        # At T = 1 the very same tensor: a fresh model's probabilities stay bit-for-bit as before.
+        return output if self._temperature == 1.0 else output / self._temperature
 
     def probabilities(self, output: Tensor) -> Tensor:
         """What `predict_step` returns for `forward`'s output."""
@@ -146,7 +172,9 @@ class ZooModule(FastHookNameModule):
         """The optimizer named by the hyperparameters, with its per-step schedule if any."""
         steps = self.trainer.estimated_stepping_batches if self.hparams.scheduler != "none" else 0
         self._check_resumed_schedule(int(steps))
-        return self.optimizer_config(int(steps))
+        # Lightning refuses to clip the gradients of a fused optimizer under mixed precision.
+        clipping = bool(getattr(self._trainer, "gradient_clip_val", None))
+        return self.optimizer_config(int(steps), fused=not clipping)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Note how many steps the checkpoint's LR schedule spans (checked before training)."""
@@ -169,17 +197,17 @@ class ZooModule(FastHookNameModule):
             "with (or fewer steps), or start a new run."
         )
 
-    def optimizer_config(self, steps: int) -> Any:
+    def optimizer_config(self, steps: int, fused: bool = True) -> Any:
         """`configure_optimizers`' answer for a run of `steps` optimizer steps.
 
         Separate from the Trainer so that a plain PyTorch loop can build the very same optimizer
-        and schedule (see `zoo.benchmark`).
+        and schedule (see `zoo.benchmark`). `fused=False` asks for the per-tensor loop.
         """
         hp = self.hparams
         params = list(self.parameters())
         # One fused kernel per step instead of a few ops per parameter tensor: 1-4 % of a
         # training step on CPU (and on GPUs); every other device uses the default loop.
-        fused = {"fused": True} if _fusable(params) else {}
+        fused = {"fused": True} if fused and _fusable(params) else {}
         if hp.optimizer == "sgd":
             optimizer = torch.optim.SGD(
                 params, lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay,
@@ -242,8 +270,8 @@ class ImageClassifier(ZooModule):
         return F.cross_entropy(output, target, label_smoothing=self.hparams.label_smoothing)
 
     def probabilities(self, output: Tensor) -> Tensor:
-        """Softmax over classes."""
-        return output.softmax(dim=-1)
+        """Softmax over classes of the logits divided by `temperature`."""
+        return self.scale_logits(output).softmax(dim=-1)
 
 
 def _check_image_input(module: ImageClassifier, args: tuple[Any, ...]) -> None:
@@ -286,8 +314,8 @@ class BinaryClassifier(ZooModule):
         return F.binary_cross_entropy_with_logits(output, target.view_as(output).to(output.dtype))
 
     def probabilities(self, output: Tensor) -> Tensor:
-        """P(class 1) = sigmoid(logit)."""
-        return torch.sigmoid(output)
+        """P(class 1) = sigmoid(logit / temperature)."""
+        return torch.sigmoid(self.scale_logits(output))
 
     def _step(self, batch: tuple[Tensor, Tensor], stage: Stage, batch_idx: int = 0) -> Tensor:
         x, y = batch
@@ -306,3 +334,12 @@ class Regressor(ZooModule):
     def loss(self, output: Tensor, target: Tensor) -> Tensor:
         """Mean squared error."""
         return F.mse_loss(output, target)
+
+    @ZooModule.temperature.setter
+    def temperature(self, value: float) -> None:
+        # A regression output is a value, not a logit: there is nothing to scale.
+        if value != 1.0:
+            raise ValueError(
+                f"{type(self).__name__} is a regression model: it outputs values, not "
+                f"probabilities, so its temperature stays 1 (got {value!r})"
+            )

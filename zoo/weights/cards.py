@@ -1,4 +1,4 @@
-"""Model cards, the README's table of published weights, and training-curve plots.
+"""Model cards, the README's table of published weights, training curves, reliability diagrams.
 
 Everything here is generated from the table (`published.json`): cards are never edited by hand,
 and a test checks that the cards on disk are what `render_card` makes of the table.
@@ -11,10 +11,14 @@ import io
 import json
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from zoo.files import atomic_write
-from zoo.models import model_info
+from zoo.models import BinaryClassifier, ImageClassifier, model_info
 from zoo.weights.table import Weight, WeightError, WeightTable, default_table
+
+if TYPE_CHECKING:
+    from zoo.weights.calibration import Reliability
 
 # Test accuracy the course reports for its MNIST models, for comparison in the README.
 COURSE_ACCURACY = {
@@ -98,6 +102,17 @@ def _summary(weight: Weight, default: bool) -> list[str]:
     course = course_accuracy(weight)
     if course is not None:
         rows.append(("the course's accuracy", format_metric("acc", course)))
+    cal = weight.calibration
+    if cal is not None:
+        rows.append(
+            (
+                "calibration",
+                f"temperature {cal.temperature:.6g}: test ECE {_percent(cal.ece_before)} → "
+                f"**{_percent(cal.ece_after)}**",
+            )
+        )
+    elif weight.categories is not None:
+        rows.append(("calibration", "none (T = 1), see below"))
     rows += [
         ("parameters", f"{weight.num_params:,}"),
         ("file", f"`{weight.file}` ({weight.size:,} bytes, safetensors)"),
@@ -155,6 +170,50 @@ def _inputs(weight: Weight) -> list[str]:
     return lines
 
 
+def _percent(fraction: float) -> str:
+    return f"{100 * fraction:.2f} %"
+
+
+def _calibration(weight: Weight, table: WeightTable) -> list[str]:
+    from zoo.weights.calibration import uncalibrated_reason
+
+    binary = issubclass(model_info(weight.model).cls, BinaryClassifier)
+    output = "sigmoid(logit / T)" if binary else "softmax(logits / T)"
+    cal = weight.calibration
+    if cal is None:
+        if weight.categories is None:
+            return [f"None: {uncalibrated_reason(weight)}."]
+        plain = "sigmoid of the logit" if binary else "softmax of the logits"
+        return [
+            f"Not temperature-scaled: its probabilities are the plain {plain} (T = 1), because "
+            f"{uncalibrated_reason(weight)}."
+        ]
+    accuracy = format_metric("acc", weight.metrics.value)
+    t = f"{cal.temperature:.6g}"
+    paths = "Models from `from_pretrained()` apply it in `probabilities` and `predict_step`"
+    if issubclass(model_info(weight.model).cls, ImageClassifier):
+        paths += ", and so do `zoo predict`, `zoo serve` and `zoo export` (inside the graph)"
+    logits = "logit" if binary else "logits"
+    lines = [
+        f"Probabilities are temperature-scaled (Guo et al., ICML 2017): {output} with "
+        f"**T = {t}**, fitted by minimising the negative log-likelihood on the "
+        f"{cal.fitted_on} split ({cal.samples:,} samples, tensors SHA-256 "
+        f"`{cal.split_sha256}`), never on the test split. {paths}; `forward` returns the raw "
+        f"{logits}, so the predicted classes and the accuracy are those of T = 1.",
+        "",
+        f"| test split ({weight.dataset.samples:,} samples) | before (T = 1) | after (T = {t}) |",
+        "|---|---|---|",
+        f"| accuracy | {accuracy} | {accuracy} |",
+        f"| negative log-likelihood | {cal.nll_before:.6g} | {cal.nll_after:.6g} |",
+        f"| expected calibration error ({cal.bins} bins) | {_percent(cal.ece_before)} "
+        f"| **{_percent(cal.ece_after)}** |",
+    ]
+    if table.reliability_path(weight).is_file():
+        name = table.reliability_path(weight).name
+        lines += ["", f"![reliability diagram on the test split]({name})"]
+    return lines
+
+
 def render_card(weight: Weight, table: WeightTable) -> str:
     """The Markdown model card of one published weight, from the table alone (plus the plot)."""
     default = table.default_tag(weight.model) == weight.tag
@@ -165,6 +224,7 @@ def render_card(weight: Weight, table: WeightTable) -> str:
     lines += ["Hyperparameters (constructor arguments):", "", "```json"]
     lines += [json.dumps(weight.init_args, indent=2, sort_keys=True), "```", ""]
     lines += ["## Evaluation", "", *_evaluation(weight), ""]
+    lines += ["## Calibration", "", *_calibration(weight, table), ""]
     if table.curve_path(weight).is_file():
         lines += ["## Training curves", "", f"![training curves]({weight.key}.png)", ""]
     return "\n".join(lines)
@@ -230,6 +290,59 @@ def render_curves(metrics_csv: str | Path, title: str) -> bytes:
     _plot(left, rows, "step", ["train/loss"], "step")
     _plot(right, rows, "epoch", [c for c in rows[0] if c.startswith("val/")], "epoch")
     figure.suptitle(title)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def render_reliability(
+    before: Reliability, after: Reliability, temperature: float, title: str
+) -> bytes:
+    """A PNG reliability diagram (Guo et al. 2017, fig. 1) of the test split before and after
+    temperature scaling: accuracy per confidence bin against the diagonal of perfect
+    calibration, with each bin's sample count below."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(9, 5), dpi=100)
+    grid = figure.add_gridspec(2, 2, height_ratios=(3, 1))
+    for column, (rel, label) in enumerate(
+        ((before, "before (T = 1)"), (after, f"after (T = {temperature:.4g})"))
+    ):
+        top = figure.add_subplot(grid[0, column])
+        bottom = figure.add_subplot(grid[1, column], sharex=top)
+        width = 1 / rel.bins
+        filled = [i for i in range(rel.bins) if rel.counts[i]]
+        lefts = [i * width for i in filled]
+        accuracy = [rel.accuracy[i] for i in filled]
+        # The gap spans accuracy to mean confidence: above the bar when over-confident, inside
+        # it when under-confident (as the label-smoothed weights are before scaling).
+        low = [min(rel.accuracy[i], rel.confidence[i]) for i in filled]
+        gap = [abs(rel.confidence[i] - rel.accuracy[i]) for i in filled]
+        top.bar(lefts, accuracy, width, align="edge", color="tab:blue", edgecolor="black",
+                linewidth=0.5, label="accuracy")  # fmt: skip
+        top.bar(lefts, gap, width, bottom=low, align="edge", color="tab:red", alpha=0.45,
+                hatch="//", edgecolor="darkred", linewidth=0.5,
+                label="gap to mean confidence")  # fmt: skip
+        top.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect calibration")
+        top.set_xlim(0, 1)
+        top.set_ylim(0, 1)
+        top.set_ylabel("accuracy")
+        top.set_title(f"{label}: ECE {_percent(rel.ece)}", fontsize=10)
+        top.legend(loc="upper left", fontsize=8)
+        top.grid(alpha=0.3)
+        bottom.bar(lefts, [rel.counts[i] for i in filled], width, align="edge", color="grey")
+        bottom.set_yscale("log")
+        bottom.set_ylim(bottom=0.5)  # a bin of one sample still shows
+        bottom.set_ylabel("samples")
+        bottom.set_xlabel("confidence (top-1 probability)")
+        bottom.grid(alpha=0.3)
+    figure.suptitle(
+        f"{title}: reliability on the test split ({before.samples:,} samples, {before.bins} bins)"
+    )
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", metadata={"Software": None})

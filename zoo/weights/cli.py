@@ -15,12 +15,14 @@ def eval_command(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="zoo eval",
         description="Evaluate a published weight on the test split its card reports "
-        "(CPU, float32, the recorded batch size) and compare with the card.",
+        "(CPU, float32, the recorded batch size) and compare with the card: accuracy and loss, "
+        "and for a calibrated weight NLL and ECE before and after its temperature.",
     )
     parser.add_argument("weight", help="MODEL or MODEL.TAG, e.g. resnet_mnist.mnist_v1")
     parser.add_argument("--data-dir", default=None, help="dataset directory (default: cache)")
     args = parser.parse_args(argv)
     from zoo.hub import load_weight
+    from zoo.weights.calibration import calibration_problems, remeasure, uncalibrated_reason
     from zoo.weights.cards import format_metric
     from zoo.weights.evaluate import datamodule_for, evaluate, matches
     from zoo.weights.table import default_table
@@ -29,7 +31,11 @@ def eval_command(argv: list[str]) -> int:
         table = default_table()
         weight = table.resolve(*split_key(args.weight))
         model = load_weight(weight, table)
-        result = evaluate(model, datamodule_for(weight, args.data_dir))
+        datamodule = datamodule_for(weight, args.data_dir)
+        result = evaluate(model, datamodule)
+        remeasured = None
+        if weight.calibration is not None:
+            remeasured = remeasure(model, datamodule, weight)
     except (WeightError, KeyError, FileNotFoundError) as err:
         print(f"zoo eval: {err.args[0] if isinstance(err, KeyError) else err}", file=sys.stderr)
         return 2
@@ -38,10 +44,30 @@ def eval_command(argv: list[str]) -> int:
     label = "accuracy" if result.metric_name == "acc" else "result"
     print(f"{weight.key}: test {label} {shown}{count}, loss {result.loss:.6g}")
     problems = matches(result, weight)
+    recorded = weight.calibration
+    if recorded is not None and remeasured is not None:
+        cal = remeasured.run.calibration
+        print(
+            f"calibration: temperature {cal.temperature:.6g}, fitted on {cal.samples:,} "
+            f"validation samples (fitting again gives {remeasured.refitted:.6g})"
+        )
+        after = f"after (T = {cal.temperature:.4g})"
+        print(f"  {'test':<10} {'before (T = 1)':>16}  {after:>20}")
+        print(f"  {'accuracy':<10} {shown:>16}  {shown:>20}")
+        print(f"  {'NLL':<10} {cal.nll_before:>16.6g}  {cal.nll_after:>20.6g}")
+        print(
+            f"  {'ECE':<10} {100 * cal.ece_before:>14.2f} %  {100 * cal.ece_after:>18.2f} %"
+            f"   ({cal.bins} equal-width bins)"
+        )
+        problems += calibration_problems(remeasured, recorded)
+    elif weight.categories is not None:
+        print(f"calibration: none (T = 1): {uncalibrated_reason(weight)}")
     if problems:
         print(f"zoo eval: does NOT match the model card: {'; '.join(problems)}", file=sys.stderr)
         return 1
     card = format_metric(weight.metric_name, weight.metric_value)
+    if recorded is not None:
+        card += f"; ECE {100 * recorded.ece_after:.2f} % after T"
     print(f"matches the model card ({card})")
     return 0
 
@@ -114,4 +140,14 @@ def publish_command(argv: list[str]) -> int:
         return 2
     shown = format_metric(weight.metric_name, weight.metric_value)
     print(f"published {weight.key}: test {shown}, {weight.file} (sha256 {weight.sha256[:12]}…)")
+    cal = weight.calibration
+    if cal is not None:
+        print(
+            f"calibrated: temperature {cal.temperature:.6g} (fitted on {cal.samples:,} validation "
+            f"samples), test ECE {100 * cal.ece_before:.2f} % → {100 * cal.ece_after:.2f} %"
+        )
+    elif weight.categories is not None:
+        from zoo.weights.calibration import uncalibrated_reason
+
+        print(f"not calibrated (T = 1): {uncalibrated_reason(weight)}")
     return 0

@@ -1,8 +1,10 @@
-"""Publishing a Lightning checkpoint: safetensors file, table entry, model card, curve plot.
+"""Publishing a Lightning checkpoint: safetensors file, table entry, model card, plots.
 
 `publish` reads the checkpoint without unpickling code (`torch.load(weights_only=True)`), loads
 its `state_dict` strictly into the registered model, measures it on the official test split,
-and only when every check has passed writes the files, each atomically, the table last.
+fits its temperature on the validation split (`zoo.weights.calibration`), and only when every
+check has passed writes the files, each atomically, the table last. The safetensors file holds
+the trained weights as they are; the temperature lives in the table.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from torch import Tensor
 
 from zoo.files import atomic_write
 from zoo.models import ZooModule, model_info, model_names
-from zoo.weights.cards import render_card, render_curves
+from zoo.weights.calibration import CalibrationError, CalibrationRun, calibrate_model
+from zoo.weights.cards import render_card, render_curves, render_reliability
 from zoo.weights.evaluate import (
     cpu_name,
     default_datamodule,
@@ -31,6 +34,7 @@ from zoo.weights.evaluate import (
     make_datamodule,
 )
 from zoo.weights.table import (
+    Calibration,
     DatasetInfo,
     EvaluationInfo,
     TrainingInfo,
@@ -216,6 +220,7 @@ def publish(
     dm_name, dm_args = _datamodule_choice(name, datamodule, data_args)
     dm = make_datamodule(dm_name, dm_args, data_dir)
     evaluation = evaluate(model, dm)
+    calibration, diagram = fit_calibration(model, dm, key)
     curves = render_curves(metrics_csv, key) if metrics_csv is not None else None
     payload = safetensors.torch.save(
         state, metadata={HEADER_KEY: key}
@@ -243,6 +248,7 @@ def publish(
         preprocessing=data.preprocessing,
         categories=data.categories,
         metrics=evaluation.metrics(),
+        calibration=calibration,
         evaluation=EvaluationInfo(
             batch_size=evaluation.batch_size,
             dtype="float32",
@@ -257,8 +263,25 @@ def publish(
     )
     # The staged table checks the new entry exactly as loading the table will.
     staged = table.with_weight(weight, make_default)
-    _write(table, staged, key, payload, curves)
+    _write(table, staged, key, payload, curves, diagram)
     return table.get(key)
+
+
+def fit_calibration(
+    model: ZooModule, datamodule: lightning.LightningDataModule, key: str
+) -> tuple[Calibration | None, bytes | None]:
+    """The weight's `calibration` and its reliability diagram (PNG), or (None, None) when no
+    temperature can be fitted (`zoo.weights.calibration.uncalibrated_reason` says why)."""
+    try:
+        run = calibrate_model(model, datamodule)
+    except CalibrationError:
+        return None, None
+    return run.calibration, reliability_png(run, key)
+
+
+def reliability_png(run: CalibrationRun, key: str) -> bytes:
+    """The reliability diagram of a calibration run, titled with the weight's key."""
+    return render_reliability(run.before, run.after, run.calibration.temperature, key)
 
 
 def _check_new_key(name: str, tag: str, table: WeightTable, force: bool) -> str:
@@ -290,18 +313,34 @@ def _datamodule_choice(
 
 
 def _write(
-    table: WeightTable, staged: WeightTable, key: str, payload: bytes, curves: bytes | None
+    table: WeightTable,
+    staged: WeightTable,
+    key: str,
+    payload: bytes,
+    curves: bytes | None,
+    diagram: bytes | None,
 ) -> None:
     weight = staged.get(key)
     atomic_write(table.file_path(weight), payload)
-    curve = table.curve_path(weight)
-    if curves is not None:
-        atomic_write(curve, curves)
-    elif curve.exists():
-        curve.unlink()  # a replaced weight must not keep the old run's plot
+    # A replaced weight must not keep the old run's plots.
+    write_or_remove(table.curve_path(weight), curves)
+    write_or_remove(table.reliability_path(weight), diagram)
     # Cards show which tag is the default, so every card of the model is regenerated.
-    for other in staged.weights():
-        if other.model == weight.model:
-            atomic_write(table.card_path(other), render_card(other, staged).encode("utf-8"))
+    write_model_cards(table, staged, {weight.model})
     write_table(table.table_path, staged.to_dict())  # last: the table only names files that exist
     table.reload()
+
+
+def write_or_remove(path: Path, data: bytes | None) -> None:
+    """Write `data` to `path` atomically, or remove `path` when there is no data."""
+    if data is not None:
+        atomic_write(path, data)
+    elif path.exists():
+        path.unlink()
+
+
+def write_model_cards(table: WeightTable, staged: WeightTable, models: set[str]) -> None:
+    """(Re)write the card of every weight of `models`, rendered from `staged`."""
+    for other in staged.weights():
+        if other.model in models:
+            atomic_write(table.card_path(other), render_card(other, staged).encode("utf-8"))

@@ -5,9 +5,9 @@ maps a model to the tag `model.default` resolves to. The table is data, written 
 `zoo.weights.publish`; a test checks every entry against the files and the models.
 
 An entry is a typed, frozen `Weight` (with `DatasetInfo`, `Preprocessing`, `Metrics`,
-`EvaluationInfo` and `TrainingInfo` sections), like timm's `PretrainedCfg` or torchvision's
-`Weights`: the dataclasses below are the one schema, `Weight.from_dict` checks a JSON entry
-against it and `Weight.to_dict` writes it back unchanged.
+`Calibration`, `EvaluationInfo` and `TrainingInfo` sections), like timm's `PretrainedCfg` or
+torchvision's `Weights`: the dataclasses below are the one schema, `Weight.from_dict` checks a
+JSON entry against it and `Weight.to_dict` writes it back unchanged.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import copy
 import dataclasses
 import functools
 import json
+import math
 import re
 import types
 import typing
@@ -30,6 +31,8 @@ TABLE_SCHEMA = 1
 TAG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 DEFAULT_TAG = "default"
+# Temperatures are fitted on this split only: the test split measures them.
+CALIBRATION_SPLIT = "validation"
 # A field with this metadata is left out of the JSON when it is None (the toy models'
 # preprocessing has no mean and std), so the table keeps the shape it has always had.
 OMIT_NONE = {"omit_none": True}
@@ -84,6 +87,27 @@ class Metrics:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Calibration:
+    """Temperature scaling (Guo et al., ICML 2017): probabilities = softmax(logits / temperature).
+
+    `temperature` was fitted on the validation split (`samples` samples, identified by the
+    SHA-256 of its tensors) by minimising the negative log-likelihood; the NLL and the expected
+    calibration error (`bins` equal-width confidence bins) are measured on the test split, before
+    (T = 1) and after. The logits, hence the predicted classes and the accuracy, do not change.
+    """
+
+    temperature: float
+    fitted_on: str
+    samples: int
+    split_sha256: str
+    bins: int
+    nll_before: float
+    nll_after: float
+    ece_before: float
+    ece_after: float
+
+
+@dataclass(frozen=True, kw_only=True)
 class EvaluationInfo:
     """How the test result was measured (`zoo eval` measures the same way)."""
 
@@ -133,6 +157,8 @@ class Weight:
     training: TrainingInfo
     license: str
     date: str
+    # Left out for weights without probabilities (regression) or without a fitted temperature.
+    calibration: Calibration | None = field(default=None, metadata=OMIT_NONE)
 
     @property
     def key(self) -> str:
@@ -148,6 +174,11 @@ class Weight:
     def metric_value(self) -> float:
         """The recorded test metric."""
         return self.metrics.value
+
+    @property
+    def temperature(self) -> float:
+        """What the logits are divided by before softmax/sigmoid: the fitted T, or 1."""
+        return 1.0 if self.calibration is None else self.calibration.temperature
 
     @classmethod
     def from_dict(cls, key: str, data: Any, where: str | None = None) -> Weight:
@@ -195,6 +226,41 @@ def _check_identity(key: str, weight: Weight) -> None:
     ):
         if not SHA256_PATTERN.match(value):
             raise _FieldError(f"field {name} must be 64 lower-case hex digits, got {value!r}")
+    _check_calibration(weight)
+
+
+def _check_calibration(weight: Weight) -> None:
+    cal = weight.calibration
+    if cal is None:
+        return
+    if weight.categories is None:
+        raise _FieldError(
+            "field calibration: a regression weight has no probabilities to calibrate"
+        )
+    if cal.fitted_on != CALIBRATION_SPLIT:
+        raise _FieldError(
+            f"field calibration.fitted_on must be {CALIBRATION_SPLIT!r} (a temperature fitted on "
+            f"the test split would flatter its own measurement), got {cal.fitted_on!r}"
+        )
+    if not SHA256_PATTERN.match(cal.split_sha256):
+        raise _FieldError(
+            "field calibration.split_sha256 must be 64 lower-case hex digits, "
+            f"got {cal.split_sha256!r}"
+        )
+    # Each test is true only for a valid value: NaN and infinity fail them all.
+    checks = (
+        ("temperature", lambda v: 0 < v < math.inf, "a positive number"),
+        ("samples", lambda v: v >= 1, "at least 1"),
+        ("bins", lambda v: v >= 1, "at least 1"),
+        ("nll_before", lambda v: 0 <= v < math.inf, "a non-negative number"),
+        ("nll_after", lambda v: 0 <= v < math.inf, "a non-negative number"),
+        ("ece_before", lambda v: 0 <= v <= 1, "a fraction between 0 and 1"),
+        ("ece_after", lambda v: 0 <= v <= 1, "a fraction between 0 and 1"),
+    )
+    for name, valid, wanted in checks:
+        value = getattr(cal, name)
+        if not valid(value):
+            raise _FieldError(f"field calibration.{name} must be {wanted}, got {value!r}")
 
 
 @functools.cache
@@ -450,6 +516,10 @@ class WeightTable:
     def curve_path(self, weight: Weight) -> Path:
         """The training-curve plot `<model>.<tag>.png` (may not exist)."""
         return self.files_dir / f"{weight.key}.png"
+
+    def reliability_path(self, weight: Weight) -> Path:
+        """The reliability diagram `<model>.<tag>.reliability.png` of a calibrated weight."""
+        return self.files_dir / f"{weight.key}.reliability.png"
 
 
 def _no_default_message(model: str, tags: list[str], models_with_weights: list[str]) -> str:

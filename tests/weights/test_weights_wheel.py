@@ -11,6 +11,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from helpers.wheel import build_wheel, install_wheel
 
 import zoo
 from zoo.hub import load_weight
@@ -34,19 +35,6 @@ print(json.dumps(sums))
 """
 
 
-def copy_source_tree(target: Path) -> None:
-    """The files a fresh checkout plus the uncommitted, not-ignored work would have."""
-    listing = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=ROOT, capture_output=True, check=True,
-    )  # fmt: skip
-    for name in listing.stdout.decode().split("\0"):
-        source = ROOT / name
-        if name and source.is_file():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / name)
-
-
 def test_wheel_lists_every_package_and_the_published_files() -> None:
     # pyproject lists the packages; a folder of modules missing from that list would silently be
     # left out of the wheel, so the list is held against every folder holding a module.
@@ -68,16 +56,9 @@ def test_wheel_lists_every_package_and_the_published_files() -> None:
 def test_weights_load_from_installed_wheel(tmp_path: Path) -> None:
     if not (ROOT / "pyproject.toml").is_file() or shutil.which("git") is None:
         pytest.skip("needs a git source checkout")
-    source, dist, site, elsewhere = (tmp_path / d for d in ("src", "dist", "site", "elsewhere"))
-    for d in (source, elsewhere):
-        d.mkdir()
-    copy_source_tree(source)
-    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input"]
-    subprocess.run(
-        [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(dist), str(source)],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    (wheel,) = dist.glob("zoo-*.whl")
+    site, elsewhere = tmp_path / "site", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    wheel = build_wheel(tmp_path / "build")
     table = default_table()
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "zoo/weights/published.json" in names
@@ -94,10 +75,7 @@ def test_weights_load_from_installed_wheel(tmp_path: Path) -> None:
         if w.calibration is not None
     }
     assert published <= names
-    subprocess.run(
-        [*pip, "install", "--no-deps", "--no-index", "--target", str(site), str(wheel)],
-        check=True, capture_output=True,
-    )  # fmt: skip
+    install_wheel(wheel, site)
     env = {**os.environ, "PYTHONPATH": str(site), "TORCH_HOME": str(tmp_path / "no-downloads")}
     result = subprocess.run(
         [sys.executable, "-c", CHECK, str(site)],

@@ -27,6 +27,7 @@ import lightning as L
 import lightning.pytorch.loggers
 import yaml
 from jsonargparse import Namespace
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from lightning.pytorch.utilities import rank_zero_only
 
@@ -330,7 +331,9 @@ def main(args: Sequence[str] | None = None) -> int:
         args = resolved
     try:
         run_cli(args)
-    except ConfigError as err:
+    except (ConfigError, MisconfigurationException) as err:
+        # Lightning's own verdict on a setting (e.g. a limit_val_batches fraction under one
+        # batch) already says what to change; the traceback under it says nothing more.
         print(f"zoo: error: {err}", file=sys.stderr)
         return 2
     except TrainingDiverged as err:

@@ -159,8 +159,10 @@ def test_help(capsys) -> None:
 
 def test_lightnings_verdict_on_a_setting_is_one_line(runs: Path, capsys) -> None:
     # 0.02 of MNIST's 5 validation batches is under one batch: Lightning refuses it.
-    code = zoo_main(["fit", "--config", recipe("cnn_mnist"), "--trainer.default_root_dir",
-                     str(runs), "--trainer.limit_val_batches", "0.02", "--trainer.max_steps", "1"])  # fmt: skip
+    code = zoo_main([
+        "fit", "--config", recipe("cnn_mnist"), "--trainer.default_root_dir", str(runs),
+        "--trainer.limit_val_batches", "0.02", "--trainer.max_steps", "1",
+    ])  # fmt: skip
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err
     assert "zoo: error: You requested to check 0.02 of the `val_dataloader`" in err

@@ -75,7 +75,7 @@ def test_fit_then_test_the_last_checkpoint(user) -> None:
     assert (run_dir / "checkpoints" / "last.ckpt").is_file()
     assert (run_dir / "wandb_run_id").is_file()  # W&B logged, offline (no credentials here)
     user("test", "--config", "resnet_mnist", "--ckpt_path", "last",
-         "--trainer.limit_test_batches", "0.05")  # fmt: skip
+         "--trainer.limit_test_batches", "1")  # fmt: skip
     assert (run_dir / "test_config.yaml").is_file()
 
 

@@ -214,6 +214,8 @@ class ImageDataModule(TensorDataModule):
 
     def on_after_batch_transfer(self, batch: tuple, dataloader_idx: int) -> tuple[Tensor, Tensor]:
         """Turn `(uint8 images, labels, seed)` into `(normalised float images, labels)`."""
+        if isinstance(batch, Tensor):  # the model's example input (for the summary): no labels
+            return batch
         images, labels, seed = batch
         training = self.trainer is not None and self.trainer.training
         return self.preprocess(images, seed if training else None), labels

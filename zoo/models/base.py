@@ -147,6 +147,17 @@ class ZooModule(FastHookNameModule):
             return True
         return batch_idx + 1 >= trainer.num_training_batches
 
+    def setup(self, stage: str) -> None:
+        """Give the model summary an example input, so that it shows shapes and real FLOPs."""
+        if self.example_input_array is None:
+            self.example_input_array = self.example_input()
+
+    def example_input(self) -> Tensor:
+        """One zero sample of the input the network takes: `(1, in_features)` of its first layer."""
+        first = next(m for m in self.modules() if isinstance(m, nn.Linear | nn.Conv2d))
+        width = first.in_features if isinstance(first, nn.Linear) else first.in_channels
+        return torch.zeros(1, width)
+
     def on_train_epoch_start(self) -> None:
         """Register the training metric with the logger again in the new epoch."""
         self._train_metric_logged = False
@@ -256,6 +267,10 @@ class ImageClassifier(ZooModule):
         self.num_classes = num_classes
         super().__init__(**hparams)
         self.register_forward_pre_hook(_check_image_input)
+
+    def example_input(self) -> Tensor:
+        """One zero image of `input_shape`: `(1, C, H, W)`."""
+        return torch.zeros(1, *self.input_shape)
 
     def make_metric(self) -> torchmetrics.Metric:
         """Top-1 accuracy over all samples."""

@@ -15,9 +15,12 @@ from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import RichProgressBar
+from lightning.pytorch.callbacks import RichModelSummary, RichProgressBar
 from lightning.pytorch.trainer.states import TrainerFn
+from lightning.pytorch.utilities.model_summary import get_human_readable_count
+from rich import box, get_console
 from rich.progress import BarColumn
+from rich.table import Table
 
 from zoo.lightning_shims import CheckpointHooks
 
@@ -150,3 +153,52 @@ class MetricsProgressBar(RichProgressBar):
             value = score.item()
             items[f"val_{name}"] = f"{value:.1%}" if name == "acc" else f"{value:.3g}"
         return items
+
+
+class ModelSummaryTable(RichModelSummary):
+    """The model summary a run prints, at 80 columns: each layer's type, parameters, FLOPs and
+    the shape it maps (`16×12×12 → 32×4×4`, batch dimension left out), then the totals.
+
+    Lightning's table adds a "Mode" column and the metrics container as a layer, and wraps its
+    shape columns onto several lines at 80 columns.
+    """
+
+    @staticmethod
+    def summarize(
+        summary_data: list[tuple[str, list[str]]],
+        total_parameters: int,
+        trainable_parameters: int,
+        model_size: float,
+        total_training_modes: dict[str, int],
+        total_flops: int,
+        **summarize_kwargs: Any,
+    ) -> None:
+        """Print the table and one line of totals (FLOPs are for one sample, forward only)."""
+        column = dict(summary_data)
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False, header_style="bold")
+        for name, justify in (("layer", "left"), ("type", "left"), ("params", "right"),
+                              ("FLOPs", "right"), ("shape", "right")):  # fmt: skip
+            table.add_column(name, justify=justify, no_wrap=True)
+        shapes_in, shapes_out = column.get("In sizes", []), column.get("Out sizes", [])
+        rows = zip(column["Name"], column["Type"], column["Params"], column["FLOPs"],
+                   shapes_in, shapes_out, strict=False)  # fmt: skip
+        for name, kind, params, flops, shape_in, shape_out in rows:
+            if kind != "ModuleDict":  # the per-stage metrics: no layer of the network
+                shape = f"{_sample_shape(shape_in)} → {_sample_shape(shape_out)}"
+                table.add_row(name, kind, params, flops, shape)
+        console = get_console()
+        console.print(table)
+        console.print(
+            f"{_count(total_parameters)} parameters ({_count(trainable_parameters)} trainable, "
+            f"{model_size:.2f} MB), {_count(total_flops)} FLOPs per sample"
+        )
+
+
+def _count(n: int) -> str:
+    return get_human_readable_count(n).strip()  # Lightning pads small counts with spaces
+
+
+def _sample_shape(text: str) -> str:
+    # "[1, 16, 12, 12]" → "16×12×12": the summary's example batch holds one sample.
+    sizes = text.strip("[]").split(", ")
+    return "×".join(sizes[1:]) if len(sizes) > 1 and sizes[0] == "1" else text

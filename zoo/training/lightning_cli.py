@@ -33,7 +33,12 @@ from lightning.pytorch.utilities import rank_zero_only
 
 from zoo.files import atomic_write
 from zoo.models.base import ZooModule
-from zoo.training.callbacks import MetricsProgressBar, TrainingDiverged, ZooCheckpoint
+from zoo.training.callbacks import (
+    MetricsProgressBar,
+    ModelSummaryTable,
+    TrainingDiverged,
+    ZooCheckpoint,
+)
 from zoo.training.loggers import (
     WANDB_PROJECT,
     CSVLogger,
@@ -191,6 +196,8 @@ class ZooCLI(LightningCLI):
         ]
         if config.trainer.enable_progress_bar is not False:
             callbacks.insert(0, MetricsProgressBar())
+        if config.trainer.enable_model_summary is not False:
+            callbacks.append(ModelSummaryTable())
         self.trainer_defaults["callbacks"] = callbacks
         name = "config.yaml" if self.subcommand == "fit" else f"{self.subcommand}_config.yaml"
         self.save_config_kwargs["config_filename"] = name

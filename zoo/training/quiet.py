@@ -12,6 +12,8 @@ _NOISE = (
     # zoo fit prints its own line saying which precision it chose and why.
     "Using bfloat16 Automatic Mixed Precision",
     "Loading `train_dataloader` to estimate number of stepping batches",
+    # zoo's own summary table replaces Lightning's: saying so is no news to the user.
+    "Trainer already configured with model summary callbacks",
 )
 
 

@@ -9,7 +9,7 @@ from helpers.cli import fit, recipe
 
 from zoo.data import FashionMNISTDataModule
 
-MNIST_RECIPES = ["softmax_mnist", "cnn_mnist", "inception_mnist", "resnet_mnist", "demo",
+MNIST_RECIPES = ["softmax_mnist", "cnn_mnist", "inception_mnist", "resnet_mnist",
                  "resnet_mnist_1epoch", "resnet_fashion_mnist"]  # fmt: skip
 
 

@@ -180,3 +180,10 @@ def test_an_old_path_says_where_it_moved() -> None:
         capture_output=True, text=True, check=True, cwd=PACKAGE.parent,
     )  # fmt: skip
     assert "zoo.slurm moved to zoo.training.slurm" in out.stderr
+
+
+@pytest.mark.parametrize("package", ["zoo", "zoo.models", "zoo.weights"])
+def test_every_lazy_name_resolves(package: str) -> None:
+    module = importlib.import_module(package)
+    for name in module.__all__:
+        assert getattr(module, name) is not None, f"{package}.{name}"

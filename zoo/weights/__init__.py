@@ -17,6 +17,11 @@ from zoo.lazy import lazy_attributes
 
 _ORIGINS = {
     "Calibration": "zoo.weights.table",
+    "DatasetInfo": "zoo.weights.table",
+    "EvaluationInfo": "zoo.weights.table",
+    "Metrics": "zoo.weights.table",
+    "Preprocessing": "zoo.weights.table",
+    "TrainingInfo": "zoo.weights.table",
     "DEFAULT_TAG": "zoo.weights.table",
     "Weight": "zoo.weights.table",
     "WeightError": "zoo.weights.table",

@@ -1,5 +1,5 @@
-"""Fixtures for `zoo serve`: the real server on 127.0.0.1 (a free port) in a thread, an HTTP
-client for it, and real MNIST test digits."""
+"""Fixtures for `zoo serve`: the real server on 127.0.0.1 (a free port) in a thread, its models
+in their own process as always, an HTTP client for it, and real MNIST test digits."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from helpers.serve_client import Client
+from helpers.serve_client import BODY_TIMEOUT_S, Client
 
 from zoo.serve import DigitApp, ZooServer
 
@@ -21,8 +21,10 @@ def digit_app() -> DigitApp:
 
 @pytest.fixture(scope="session")
 def server(digit_app: DigitApp) -> Iterator[ZooServer]:
-    """The real `zoo serve` server on 127.0.0.1 and a free port, serving from a thread."""
-    httpd = ZooServer("127.0.0.1", 0, digit_app)
+    """The real `zoo serve` server on 127.0.0.1 and a free port, serving from a thread; bodies
+    must arrive within BODY_TIMEOUT_S (short, so that the 408 test is quick)."""
+    httpd = ZooServer("127.0.0.1", 0, digit_app, body_timeout_s=BODY_TIMEOUT_S)
+    httpd.wait_ready()
     thread = threading.Thread(target=httpd.serve_forever, name="zoo-serve-test", daemon=True)
     thread.start()
     yield httpd

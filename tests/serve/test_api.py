@@ -1,5 +1,6 @@
 """`zoo serve`'s JSON API over real HTTP: predictions for real MNIST digits, every error status,
-survival after bad input, concurrency, and static files without directory traversal."""
+survival after bad input, concurrency and batching, health, the OpenAPI docs, the cards' HTML,
+and static files without directory traversal."""
 
 from __future__ import annotations
 
@@ -11,12 +12,20 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 import torch
-from helpers.serve_client import Client, Reply, dark_on_light, png_bytes, png_data_url
+from helpers.serve_client import (
+    BODY_TIMEOUT_S,
+    Client,
+    Reply,
+    dark_on_light,
+    png_bytes,
+    png_data_url,
+)
 from PIL import Image
 
 from zoo.inference.predict import Predictor
@@ -160,10 +169,30 @@ def test_weights_table_and_cards(client: Client) -> None:
         assert weight["card"] == card.read_text(encoding="utf-8")
         tag = weight["key"].split(".", 1)[1]
         assert weight["default"] == (table.default_tag(weight["model"]) == tag)
+    # The HTML the page shows: the table links every card inside the page, each card's title is
+    # an h3 under the page's h2, its curve comes from /curves/.
+    for key in published:
+        assert f'<a href="#card-{key}"><code>{key}</code></a>' in body["table_html"]
+    for weight in body["weights"]:
+        html = weight["card_html"]
+        assert html.startswith(f"<h3>{weight['key']}</h3>"), html[:200]
+        assert "&lt;!--" not in html and "<!--" not in html  # the "generated" note is left out
+        if weight["curve"]:
+            assert f'<img src="{weight["curve"]}" alt="training curves" loading="lazy" />' in html
     curve = next(w["curve"] for w in body["weights"] if w["key"] == "resnet_mnist.mnist_v1")
     image = client.get(curve)
     assert image.status == 200 and image.headers["content-type"] == "image/png"
     assert image.body == table.curve_path(table.get("resnet_mnist.mnist_v1")).read_bytes()
+
+
+def test_the_plots_a_card_shows_are_served(client: Client) -> None:
+    table = default_table()
+    plots = sorted(table.files_dir.glob("*.*.png"))  # <key>.<kind>.png: reliability diagrams
+    for path in plots:
+        reply = client.get(f"/curves/{path.name}")
+        assert reply.status == 200 and reply.body == path.read_bytes(), path.name
+    for name in ["resnet_mnist.mnist_v1.nope.png", "nope.mnist_v1.reliability.png"]:
+        assert_json_error(client.get(f"/curves/{name}"), 404, "no such page")
 
 
 # --- bad requests ------------------------------------------------------------------------------
@@ -243,27 +272,45 @@ def test_body_over_the_limit_gets_413_when_sent(client: Client) -> None:
     [
         ("", 411, ["Content-Length"]),
         ("Transfer-Encoding: chunked\r\n", 411, ["chunked"]),
-        ("Content-Length: abc\r\n", 400, ["invalid Content-Length"]),
-        ("Content-Length: -5\r\n", 400, ["invalid Content-Length"]),
-        ("Content-Length: 5\r\nContent-Length: 6\r\n", 400, ["invalid Content-Length"]),
+        ("Content-Length: abc\r\n", 400, ["Content-Length"]),
+        ("Content-Length: -5\r\n", 400, ["Content-Length"]),
+        ("Content-Length: 5\r\nContent-Length: 6\r\n", 400, ["Duplicate Content-Length"]),
+        ("Content-Length: 5\r\nTransfer-Encoding: chunked\r\n", 400, ["Transfer-Encoding"]),
     ],
 )
 def test_body_length_headers(client: Client, headers: str, status: int, words) -> None:
     request = (
         f"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n{headers}\r\n"
     )
-    answer = raw_exchange(client, request.encode(), half_close=True)
-    code, body = raw_status_and_json(answer)
+    code, body = raw_status_and_json(raw_exchange(client, request.encode()))
     assert code == status and all(w in body["error"] for w in words), body
 
 
-def test_body_shorter_than_its_length_gets_400(client: Client) -> None:
+@pytest.mark.parametrize(
+    ("content_type", "status"), [("text/plain", 415), ("application/json", 413)]
+)
+def test_refused_from_the_headers_before_the_body_is_read(
+    client: Client, content_type: str, status: int
+) -> None:
+    # The client announces a body and sends none of it: the answer comes anyway.
+    length = 100 if status == 415 else MAX_BODY_BYTES + 1
+    head = (
+        f"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\n"
+        f"Content-Length: {length}\r\n\r\n"
+    )
+    code, _ = raw_status_and_json(raw_exchange(client, head.encode()))
+    assert code == status
+
+
+def test_body_that_stalls_gets_408(client: Client) -> None:
     request = (
         b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
         b'Content-Length: 100\r\n\r\n{"image": "'
     )
-    code, body = raw_status_and_json(raw_exchange(client, request, half_close=True))
-    assert code == 400 and "shorter" in body["error"]
+    started = time.monotonic()
+    code, body = raw_status_and_json(raw_exchange(client, request))
+    assert code == 408 and "100 bytes" in body["error"], body
+    assert BODY_TIMEOUT_S <= time.monotonic() - started < BODY_TIMEOUT_S + 10
 
 
 @pytest.mark.parametrize(
@@ -289,14 +336,25 @@ def test_unknown_paths_get_404(client: Client, path: str) -> None:
     assert_json_error(client.request("POST", path, b"{}", JSON_HEADERS), 404)
 
 
-def test_malformed_requests_get_json_errors(client: Client) -> None:
-    code, body = raw_status_and_json(raw_exchange(client, b"GARBAGE\r\n\r\n"))
-    assert code == 400 and body["error"]
-    code, body = raw_status_and_json(raw_exchange(client, b"BREW /pot HTTP/1.1\r\nHost: x\r\n\r\n"))
-    assert code == 501 and "BREW" in body["error"]
-    long_line = b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n"
-    code, body = raw_status_and_json(raw_exchange(client, long_line))
-    assert code == 414
+@pytest.mark.parametrize(
+    ("request_bytes", "status", "words"),
+    [
+        (b"GARBAGE\r\n\r\n", 400, ["not an HTTP request"]),
+        (b"BREW /pot HTTP/1.1\r\nHost: x\r\n\r\n", 400, ["unknown method"]),
+        (b"\x00\x01\x02 garbage\r\n\r\n", 400, ["not an HTTP request"]),
+        (b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n", 414, ["URL", "16,384"]),
+        (b"GET / HTTP/1.1\r\nX-Big: " + b"b" * 70_000 + b"\r\n\r\n", 431, ["65,536"]),
+        (b"GET / HTTP/1.1\r\n" + b"X-Many: 1\r\n" * 101 + b"\r\n", 431, ["100 headers"]),
+    ],
+)
+def test_malformed_requests_get_json_errors(
+    client: Client, request_bytes: bytes, status: int, words: list[str]
+) -> None:
+    answer = raw_exchange(client, request_bytes)
+    code, body = raw_status_and_json(answer)
+    assert code == status and all(w in body["error"] for w in words), body
+    head = answer.partition(b"\r\n\r\n")[0].lower()
+    assert b"content-type: application/json" in head and b"x-content-type-options: nosniff" in head
 
 
 def test_server_keeps_serving_after_bad_requests(client: Client, mnist_digits) -> None:
@@ -329,6 +387,99 @@ def test_concurrent_requests_all_succeed_and_agree(client: Client, mnist_digits)
     assert len({next(iter(b)) for b in by_image.values()}) == 4
 
 
+def test_requests_sent_together_are_batched(client: Client, mnist_digits) -> None:
+    images, labels = mnist_digits
+    before = client.get("/api/health").json()["batching"]
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        replies = list(pool.map(lambda i: client.predict(dark_on_light(images[i])), range(40)))
+    after = client.get("/api/health").json()["batching"]
+    for reply, label in zip(replies, labels, strict=True):
+        assert reply.status == 200
+        assert sum(p["top"] == str(label) for p in reply.json()["predictions"]) >= 3
+    items, batches = after["items"] - before["items"], after["batches"] - before["batches"]
+    assert items == 40 and batches < items, (items, batches)
+    assert 1 < after["largest"] <= after["max_batch"]
+
+
+def test_a_bad_image_fails_only_its_own_request(client: Client, mnist_digits) -> None:
+    # Bad images arrive in the same moment as good ones, so they share batches' timing; each
+    # bad one must get its own 422 and every good one its answer.
+    images, labels = mnist_digits
+    jobs = [("good", i) for i in range(24)] + [("bad", i) for i in range(8)]
+    jobs = [job for pair in zip(jobs[:8], jobs[24:], strict=True) for job in pair] + jobs[8:24]
+
+    def ask(job: tuple[str, int]) -> tuple[str, int, Reply]:
+        kind, i = job
+        image = dark_on_light(images[i]) if kind == "good" else blank_png()
+        return kind, i, client.predict(image)
+
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        replies = list(pool.map(ask, jobs))
+    for kind, i, reply in replies:
+        if kind == "bad":
+            assert_json_error(reply, 422, "blank")
+        else:
+            assert reply.status == 200, reply.body
+            tops = [p["top"] for p in reply.json()["predictions"]]
+            assert tops.count(str(labels[i])) >= 3, (i, tops)
+
+
+# --- health and the API's docs ---------------------------------------------------------------
+
+
+def test_health_says_ok_with_the_models_and_batching(client: Client) -> None:
+    reply = client.get("/api/health")
+    assert reply.status == 200
+    body = reply.json()
+    assert body["status"] == "ok" and sorted(body["models"]) == expected_models()
+    batching = body["batching"]
+    assert batching["max_batch"] == 64 and batching["wait_ms"] == 2.0
+    assert batching["items"] >= batching["batches"] >= 0 and batching["queued"] >= 0
+
+
+def test_openapi_documents_what_the_api_answers(client: Client, mnist_digits) -> None:
+    spec = client.get("/openapi.json").json()
+    assert spec["info"]["title"] == "zoo serve"
+    paths = spec["paths"]
+    assert set(paths) == {"/api/models", "/api/weights", "/api/health", "/api/predict"}
+    predict = paths["/api/predict"]["post"]
+    assert "image" in str(predict["requestBody"]["content"]["application/json"]["schema"])
+    assert {"200", "400", "411", "413", "415", "422", "503"} <= set(predict["responses"])
+    schemas = spec["components"]["schemas"]
+
+    def fields(name: str) -> set[str]:
+        return set(schemas[name]["properties"])
+
+    # The documented fields are exactly those the server sends.
+    answer = client.predict(dark_on_light(mnist_digits[0][0])).json()
+    assert fields("PredictResponse") == set(answer)
+    assert fields("ModelPrediction") == set(answer["predictions"][0])
+    models = client.get("/api/models").json()
+    assert fields("ModelsResponse") == set(models)
+    assert fields("ModelInfo") == set(models["models"][0])
+    weights = client.get("/api/weights").json()
+    assert fields("WeightsResponse") == set(weights)
+    assert fields("WeightInfo") == set(weights["weights"][0])
+    health = client.get("/api/health").json()
+    assert fields("HealthResponse") == set(health)
+    assert fields("Batching") == set(health["batching"])
+    assert fields("ErrorBody") == set(client.get("/nope").json())
+
+
+def test_docs_page_needs_nothing_remote(client: Client) -> None:
+    page = client.get("/docs")
+    assert page.status == 200 and page.headers["content-type"].startswith("text/html")
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    html = page.body.decode()
+    urls = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert urls and all(url.startswith("/") and not url.startswith("//") for url in urls), urls
+    for url in urls:
+        reply = client.get(url)
+        assert reply.status == 200 and len(reply.body) > 100, url
+    assert b"SwaggerUIBundle" in client.get("/docs/swagger-ui-bundle.js").body
+    assert b"/openapi.json" in client.get("/static/docs.js").body
+
+
 # --- the page's files ------------------------------------------------------------------------
 
 
@@ -338,10 +489,14 @@ def test_concurrent_requests_all_succeed_and_agree(client: Client, mnist_digits)
         ("/", "text/html"),
         ("/index.html", "text/html"),
         ("/static/app.js", "text/javascript"),
-        ("/static/markdown.js", "text/javascript"),
+        ("/static/docs.js", "text/javascript"),
+        ("/docs", "text/html"),
+        ("/docs/swagger-ui.css", "text/css"),
         ("/static/style.css", "text/css"),
         ("/static/favicon.svg", "image/svg+xml"),
         ("/api/models?cache=1", "application/json"),
+        ("/api/health", "application/json"),
+        ("/openapi.json", "application/json"),
     ],
 )
 def test_static_files_with_types_and_security_headers(client: Client, path, content_type) -> None:
@@ -376,6 +531,13 @@ def test_head_gives_headers_without_body(client: Client) -> None:
         "/curves/../published.json",
         "/curves/..%2f..%2fpyproject.toml.png",
         "/curves/nope.png",
+        "/curves/resnet_mnist.mnist_v1.md",
+        "/curves/resnet_mnist.mnist_v1.safetensors",
+        "/curves/resnet_mnist.mnist_v1.RELIABILITY.png",
+        "/curves/resnet_mnist.mnist_v1.re-li.png",
+        "/curves/resnet_mnist.mnist_v1..png",
+        "/curves/..%2fpublished.json.png",
+        "/curves/%2e%2e.png",
         "/static/app.js%00.png",
     ],
 )

@@ -265,14 +265,45 @@ def test_weights_tab_shows_the_table_and_cards(page, server: ZooServer) -> None:
     assert card.find_element(By.TAG_NAME, "h3").text == key
     assert "test accuracy" in card.find_element(By.TAG_NAME, "table").text
     assert "from_pretrained" in card.find_element(By.TAG_NAME, "pre").text
-    curve = card.find_element(By.TAG_NAME, "img")
-    WebDriverWait(page, 10).until(
-        lambda d: d.execute_script(
-            "return arguments[0].complete && arguments[0].naturalWidth", curve
+    # Every plot the card shows loads (lazily: brought into view first), the training curves
+    # among them.
+    images = card.find_elements(By.TAG_NAME, "img")
+    assert "training curves" in [i.get_attribute("alt") for i in images]
+    for image in images:
+        page.execute_script("arguments[0].scrollIntoView()", image)
+        WebDriverWait(page, 10).until(
+            lambda d, image=image: d.execute_script(
+                "return arguments[0].complete && arguments[0].naturalWidth", image
+            )
         )
+    # A card links another inside the page: the server renders the links as #card- anchors.
+    links = page.find_elements(By.CSS_SELECTOR, "#cards a[href^='#card-']")
+    assert all(link.get_attribute("href").split("#card-")[1] in keys for link in links)
+    # The cards are the server's sanitised HTML: nothing in them runs or loads from elsewhere.
+    assert not page.find_elements(
+        By.CSS_SELECTOR, "#cards script, #cards iframe, #cards [style], #cards [onerror]"
     )
-    # Card Markdown is rendered as text, never as HTML.
-    assert not page.find_elements(By.CSS_SELECTOR, "#cards script, #cards iframe")
+    sources = [i.get_attribute("src") for i in page.find_elements(By.CSS_SELECTOR, "#cards img")]
+    assert sources and all(src.startswith(server.url + "curves/") for src in sources)
+
+
+def test_api_docs_page_works_offline(driver: webdriver.Chrome, server: ZooServer) -> None:
+    """/docs: Swagger UI, served by zoo itself, lists every endpoint from /openapi.json under
+    the same Content-Security-Policy as the page (a violation is a console error)."""
+    driver.get_log("browser")
+    driver.get(server.url + "docs")
+    WebDriverWait(driver, 30).until(
+        lambda d: len(d.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")) >= 4
+    )
+    paths = {e.text for e in driver.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")}
+    assert {"/api/predict", "/api/models", "/api/weights", "/api/health"} <= paths, paths
+    assert "zoo serve" in driver.find_element(By.CSS_SELECTOR, ".info .title").text
+    loaded = driver.execute_script(
+        "return performance.getEntriesByType('resource').map((e) => e.name)"
+    )
+    assert loaded and all(url.startswith(server.url) for url in loaded), loaded
+    errors = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors, errors
 
 
 def test_screenshot_of_a_drawn_digit(page, client: Client, tmp_path: Path) -> None:

@@ -42,14 +42,22 @@ def test_wheel_lists_every_package_and_the_published_files() -> None:
         pytest.skip("needs a source checkout")
     tomllib = pytest.importorskip("tomllib")
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
-    folders = {p.parent.relative_to(ROOT) for p in (ROOT / "zoo").rglob("*.py")}
-    module_packages = sorted(".".join(f.parts) for f in folders)
-    # The one package without modules: the repository's recipes/ folder, shipped as zoo/recipes.
-    assert sorted(config["packages"]) == sorted([*module_packages, "zoo.recipes"])
+    listed = set(config["packages"])
+    modules = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "zoo").rglob("*.py")}
+    assert modules <= listed  # every folder of modules ships
+    data = {
+        ".".join(p.parent.relative_to(ROOT).parts)
+        for p in (ROOT / "zoo").rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+    recipes = {
+        ".".join(("zoo", *p.parent.relative_to(ROOT).parts)) for p in (ROOT / "recipes").rglob("*")
+        if p.is_file()
+    }  # fmt: skip
+    assert data | recipes <= listed  # every folder of data ships too (as a namespace package)
     assert config["package-dir"] == {"zoo.recipes": "recipes"}
-    published = config["package-data"]["zoo.weights"]
-    assert {"published.json", "published/*.safetensors", "published/*.md"} <= set(published)
-    assert "published/*.png" in published
+    published = config["package-data"]["zoo.weights.published"]
+    assert {"*.safetensors", "*.md", "*.png"} <= set(published)
 
 
 @pytest.mark.slow

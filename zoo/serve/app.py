@@ -1,12 +1,16 @@
 """What `zoo serve` shows: the published MNIST models, their predictions, and the weights' cards.
 
 `DigitApp` knows nothing of HTTP: it turns image bytes into the 28×28 input the models see and
-each model's class probabilities, and gathers the weights table and model cards for the page.
+runs every model on a batch of such inputs, and gathers the weights table and model cards (as
+Markdown, and as the HTML the page shows) for the page.
 """
 
 from __future__ import annotations
 
+import re
 import threading
+from collections.abc import Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +19,7 @@ import numpy as np
 from zoo.inference.imaging import read_image
 from zoo.inference.predict import Predictor
 from zoo.models import model_info
+from zoo.serve.markdown import render_markdown
 from zoo.weights.cards import render_weights_table
 from zoo.weights.table import Weight, WeightTable, default_table
 
@@ -23,6 +28,8 @@ SHOWN_DATASET = "mnist"
 # request's decode and preprocessing to tens of megabytes however many arrive at once.
 MAX_PIXELS = 4_000_000
 CURVES_URL = "/curves/"
+IMAGE_KIND = re.compile(r"[a-z]+")
+CARD_HEADING_OFFSET = 2  # a card's "#" sits under the page's h2 "Model cards"
 
 
 def shown_weights(table: WeightTable) -> list[Weight]:
@@ -51,8 +58,8 @@ class DigitApp:
             raise ValueError(f"predictors must share one dataset's preprocessing, got {datasets}")
         self.predictors = predictors
         self.table = table
-        # One forward at a time: each is a few milliseconds, and concurrent forwards would each
-        # start torch's full intra-op thread pool and fight over the same cores.
+        # One forward at a time (the server's batcher already runs them on one thread): each
+        # would start torch's full intra-op thread pool and fight the others over the cores.
         self._lock = threading.Lock()
 
     @classmethod
@@ -85,31 +92,61 @@ class DigitApp:
 
     def predict(self, data: bytes) -> dict[str, Any]:
         """The input the models saw and each model's probabilities and top label."""
-        image = self.prepare(data)
-        batch = image[np.newaxis]
+        return self.predict_batch([self.prepare(data)])[0]
+
+    def predict_batch(self, images: Sequence[np.ndarray]) -> list[dict[str, Any]]:
+        """`predict`'s answer for each of many prepared images, with one forward per model."""
+        return self.answers(images, self.probabilities(np.stack(images)))
+
+    def probabilities(self, batch: np.ndarray) -> np.ndarray:
+        """Every model's class probabilities, float32 (models, N, classes), for uint8 images
+        (N, 28, 28) from `prepare`."""
         with self._lock:
-            rows = [p.probabilities(batch)[0] for p in self.predictors]
-        predictions = [
+            outputs = [p.probabilities(batch).numpy() for p in self.predictors]
+        return np.stack(outputs).astype(np.float32, copy=False)
+
+    def answers(
+        self, images: Sequence[np.ndarray], probabilities: np.ndarray
+    ) -> list[dict[str, Any]]:
+        """The API's answer for each image: the input the models saw, and each model's
+        probabilities (rounded to 6 places) and top label, from `probabilities`' output."""
+        tops = probabilities.argmax(axis=-1).tolist()
+        rows = probabilities.tolist()
+        return [
             {
-                "model": p.key,
-                "probabilities": [round(float(v), 6) for v in row],
-                "top": p.categories[int(row.argmax())],
+                "input": image.tolist(),
+                "predictions": [
+                    {
+                        "model": p.key,
+                        "probabilities": [round(v, 6) for v in rows[m][i]],
+                        "top": p.categories[tops[m][i]],
+                    }
+                    for m, p in enumerate(self.predictors)
+                ],
             }
-            for p, row in zip(self.predictors, rows, strict=True)
+            for i, image in enumerate(images)
         ]
-        return {"input": image.tolist(), "predictions": predictions}
 
     def weights(self) -> dict[str, Any]:
-        """The published weights: the README's Markdown table, and every weight's card."""
+        """The published weights: the README's Markdown table and every weight's card, each
+        also as the sanitised HTML the page shows (see `zoo.serve.markdown`)."""
+        return self._weights
+
+    @cached_property
+    def _weights(self) -> dict[str, Any]:
+        # The cards do not change while the server runs: render them once.
+        # The page shows every card itself, so the table links them by bare file name.
+        table = render_weights_table(self.table, cards_prefix="")
         return {
-            # The page shows every card itself, so the table links them by bare file name.
-            "table": render_weights_table(self.table, cards_prefix=""),
+            "table": table,
+            "table_html": render_markdown(table),
             "shown": [p.key for p in self.predictors],
             "weights": [self._weight(w) for w in self.table.weights()],
         }
 
     def _weight(self, weight: Weight) -> dict[str, Any]:
-        card = self.table.card_path(weight)
+        path = self.table.card_path(weight)
+        card = path.read_text(encoding="utf-8") if path.is_file() else None
         return {
             "key": weight.key,
             "model": weight.model,
@@ -117,9 +154,23 @@ class DigitApp:
             "dataset": weight.dataset.name,
             "default": self.table.default_tag(weight.model) == weight.tag,
             "metric": {"name": weight.metric_name, "value": weight.metric_value},
-            "card": card.read_text(encoding="utf-8") if card.is_file() else None,
+            "card": card,
+            "card_html": render_markdown(card, CARD_HEADING_OFFSET, CURVES_URL) if card else None,
             "curve": f"{CURVES_URL}{weight.key}.png" if self.curve(weight.key) else None,
         }
+
+    def card_image(self, name: str) -> Path | None:
+        """A PNG that a card shows, by file name without `.png`: the training curves `<key>`,
+        or another plot of the weight, `<key>.<kind>` (the reliability diagram of a calibrated
+        weight); None unless `key` is published and the file is there."""
+        published = set(self.table.keys())
+        key, dot, kind = name.rpartition(".")
+        if name in published:
+            return self.curve(name)
+        if not dot or not IMAGE_KIND.fullmatch(kind) or key not in published:
+            return None
+        path = self.table.files_dir / f"{key}.{kind}.png"
+        return path if path.is_file() else None
 
     def curve(self, key: str) -> Path | None:
         """The training-curve PNG of the published weight `key`, if there is one."""

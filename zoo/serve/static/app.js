@@ -314,7 +314,7 @@
       target.textContent = "The weights could not be loaded; is zoo serve running?";
       return;
     }
-    target.replaceChildren(window.renderMarkdown(body.table));
+    target.replaceChildren(html(body.table_html));
     const cards = document.getElementById("cards");
     cards.replaceChildren(...body.weights.map((w) => card(w, body.shown.includes(w.key))));
     target.dataset.loaded = "true";
@@ -333,12 +333,21 @@
     if (weight.default) about.push("default");
     if (shown) about.push("on the Draw tab");
     summary.append(" " + about.join(" · "));
-    if (weight.card) {
-      details.append(window.renderMarkdown(weight.card, { headingOffset: 2 }));
+    if (weight.card_html) {
+      details.append(html(weight.card_html));
     } else {
       details.appendChild(document.createElement("p")).textContent = "This weight has no card.";
     }
     return details;
+  }
+
+  // The table and cards come rendered and sanitised by the server (markdown-it-py, raw HTML
+  // off, links and images allow-listed); a template parses them inertly, and the page's
+  // Content-Security-Policy would refuse any script or inline style that got through.
+  function html(markup) {
+    const template = document.createElement("template");
+    template.innerHTML = markup;
+    return template.content;
   }
 
   function metricText(metric) {

@@ -166,3 +166,13 @@ def test_lightnings_verdict_on_a_setting_is_one_line(runs: Path, capsys) -> None
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err
     assert "zoo: error: You requested to check 0.02 of the `val_dataloader`" in err
+
+
+@pytest.mark.parametrize(("option", "value"), [("max_epochs", "0"), ("max_epochs", "-3"),
+                                               ("max_steps", "0")])  # fmt: skip
+def test_a_run_that_trains_nothing_is_refused(option: str, value: str, runs: Path, capsys) -> None:
+    code = zoo_main(["fit", "--config", recipe("cnn_mnist"), "--trainer.default_root_dir",
+                     str(runs), f"--trainer.{option}", value])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and f"--trainer.{option} {value} trains nothing" in err
+    assert not runs.exists()  # refused before anything was written

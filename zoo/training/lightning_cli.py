@@ -18,6 +18,7 @@ offline when no API key is configured (sync later with `wandb sync`).
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,6 +31,7 @@ from jsonargparse import Namespace
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from lightning.pytorch.utilities import rank_zero_only
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from zoo.files import atomic_write
 from zoo.models.base import ZooModule
@@ -186,6 +188,7 @@ class ZooCLI(LightningCLI):
             raise ConfigError(str(err)) from err
         self.run_dir = self._resolve_run_dir(config)
         if self.subcommand == "fit":
+            _check_run_length(config.trainer)
             self._choose_precision(config)
         config.checkpoint.dirpath = config.checkpoint.dirpath or str(self.run_dir / "checkpoints")
         self._resolve_ckpt_path(config)
@@ -306,6 +309,17 @@ class ZooCLI(LightningCLI):
                 atomic_write(self.run_dir / WANDB_RUN_ID_FILE, f"{run_id}\n".encode())
 
 
+def _check_run_length(trainer: Namespace) -> None:
+    """Refuse a run that would train nothing (or forever by accident) before it is set up."""
+    for name in ("max_epochs", "max_steps"):
+        value = trainer.get(name)
+        if value is not None and value != -1 and value < 1:
+            raise ConfigError(
+                f"--trainer.{name} {value} trains nothing: give at least 1 (-1: no limit, when "
+                "the other of max_epochs/max_steps is set)"
+            )
+
+
 def run_cli(args: Sequence[str] | None = None) -> ZooCLI:
     """Run one `fit`/`validate`/`test`/`predict` command (`args` as on the command line)."""
     failed = True
@@ -343,6 +357,14 @@ def main(args: Sequence[str] | None = None) -> int:
         # batch) already says what to change; the traceback under it says nothing more.
         print(f"zoo: error: {err}", file=sys.stderr)
         return 2
+    except SIGTERMException:
+        # Lightning ends a SIGTERM'd run with SystemExit(None), status 0: a scheduler or script
+        # would then record the run as finished.
+        if rank_zero_only.rank == 0:
+            print(
+                "zoo: stopped by SIGTERM; resume the run with --ckpt_path last", file=sys.stderr
+            )
+        return 128 + signal.SIGTERM
     except TrainingDiverged as err:
         if rank_zero_only.rank == 0:  # under DDP every rank stops here; one message is enough
             print(f"zoo: error: {err}", file=sys.stderr)

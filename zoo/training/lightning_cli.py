@@ -309,6 +309,49 @@ class ZooCLI(LightningCLI):
                 atomic_write(self.run_dir / WANDB_RUN_ID_FILE, f"{run_id}\n".encode())
 
 
+CHECKPOINT_ALIASES = ("last", "best", "hpc", "registry")
+
+
+def check_checkpoint_arg(argv: Sequence[str]) -> None:
+    """Refuse a `--ckpt_path FILE` that is not a readable checkpoint, in one line, before a run.
+
+    The file is opened the way Lightning will open it (`torch.load(weights_only=True)`: no code
+    from it runs), so that torch's multi-paragraph message never reaches the user.
+    """
+    value = _option_value(argv, "--ckpt_path")
+    if value is None or value in CHECKPOINT_ALIASES or value.startswith("registry:"):
+        return
+    path = Path(value)
+    where = f"--ckpt_path {value}"
+    if not path.exists():
+        raise ConfigError(f"{where}: no such file; give a checkpoint file, or last or best")
+    if not path.is_file():
+        raise ConfigError(f"{where} is not a regular file; give a checkpoint (.ckpt) file")
+    if path.stat().st_size == 0:
+        raise ConfigError(f"{where} is empty: the save that wrote it did not finish")
+    import torch
+
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ConfigError(
+            f"{where} is not a checkpoint zoo can read safely ({first[:160]}); give a .ckpt "
+            "file saved by zoo fit"
+        ) from None
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        raise ConfigError(f"{where} holds no Lightning checkpoint (no state_dict)")
+
+
+def _option_value(argv: Sequence[str], option: str) -> str | None:
+    for i, item in enumerate(argv):
+        if item == option and i + 1 < len(argv):
+            return argv[i + 1]
+        if item.startswith(option + "="):
+            return item.split("=", 1)[1]
+    return None
+
+
 def _check_run_length(trainer: Namespace) -> None:
     """Refuse a run that would train nothing (or forever by accident) before it is set up."""
     for name in ("max_epochs", "max_steps"):
@@ -340,7 +383,8 @@ def main(args: Sequence[str] | None = None) -> int:
     from_command_line = args is None or list(args) == sys.argv[1:]
     try:
         resolved = resolve_config_args(sys.argv[1:] if args is None else args)
-    except RecipeError as err:
+        check_checkpoint_arg(resolved)
+    except (RecipeError, ConfigError) as err:
         print(f"zoo: error: {err}", file=sys.stderr)
         return 2
     if from_command_line:

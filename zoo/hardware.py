@@ -35,6 +35,13 @@ def cpu_flags() -> frozenset[str]:
     return frozenset((_cpuinfo_field("flags") or "").split())
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity where the OS says, else all of them)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def cpu_name() -> str:
-    """The CPU model and its core count, as tables and model cards print it."""
-    return f"{cpu_model()}, {os.cpu_count()} cores (CPU)"
+    """The CPU model and the cores this process may use, as tables and model cards print it."""
+    return f"{cpu_model()}, {usable_cores()} cores (CPU)"

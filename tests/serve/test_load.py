@@ -16,10 +16,10 @@ import time
 
 import pytest
 
+from zoo.hardware import cpu_name
 from zoo.serve.load import (
     LoadResult,
     answered_right,
-    cpu_name,
     format_table,
     mnist_digits,
     predict_request,

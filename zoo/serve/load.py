@@ -19,8 +19,6 @@ import contextlib
 import io
 import json
 import math
-import os
-import platform
 import signal
 import subprocess
 import sys
@@ -38,6 +36,7 @@ import numpy as np
 from PIL import Image
 
 from zoo.data.idx import read_idx
+from zoo.hardware import cpu_name
 
 PREDICT_PATH = "/api/predict"
 HEALTH_PATH = "/api/health"
@@ -351,18 +350,6 @@ def _wait_for_url(process: subprocess.Popen[str], log: Path) -> str:
         f"zoo serve did not start (exit status {process.poll()}, last line {line!r}): "
         + log.read_text(errors="replace")[-2000:]
     )
-
-
-def cpu_name() -> str:
-    """The CPU's model name and the cores this process may use."""
-    name = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"{name}, {cores} cores"
 
 
 def format_table(results: Sequence[LoadResult]) -> str:

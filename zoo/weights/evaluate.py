@@ -11,8 +11,6 @@ import contextlib
 import hashlib
 import logging
 import math
-import os
-import platform
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,6 +24,7 @@ from torch import Tensor
 import zoo.data
 from zoo.data import ImageDataModule, LinearToyDataModule, TabularDataModule, ToyDataModule
 from zoo.data.loader import TensorBatchLoader
+from zoo.hardware import cpu_name
 from zoo.models import Regressor, ZooModule, model_info
 from zoo.weights.table import Metrics, Preprocessing, Weight, WeightError
 
@@ -259,14 +258,3 @@ def hardware() -> str:
     if torch.cuda.is_available():
         return f"{torch.cuda.get_device_name(0)} (CUDA)"
     return cpu_name()
-
-
-def cpu_name() -> str:
-    """The CPU model (from /proc/cpuinfo where there is one) and its core count."""
-    cpu = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return f"{cpu}, {os.cpu_count()} cores (CPU)"

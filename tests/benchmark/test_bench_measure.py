@@ -56,13 +56,19 @@ def test_convolution_clock_sees_every_convolution_forward_and_backward() -> None
 def test_convolution_clock_times_the_convolutions_and_nothing_else(one_thread) -> None:
     conv, x = torch.nn.Conv2d(64, 64, 3), torch.randn(8, 64, 32, 32, requires_grad=True)
     conv(x).sum().backward()
-    x.grad = conv.weight.grad = conv.bias.grad = None  # so that no gradient is accumulated
-    with ConvolutionClock(x.device) as convolutions:
-        start = time.perf_counter()
-        conv(x).sum().backward()
-        elapsed = time.perf_counter() - start
+    shares = []
+    # The best of a few tries: on a loaded machine a pause outside the convolutions can land in
+    # any one of them.
+    for _ in range(5):
+        x.grad = conv.weight.grad = conv.bias.grad = None  # so that no gradient is accumulated
+        with ConvolutionClock(x.device) as convolutions:
+            start = time.perf_counter()
+            conv(x).sum().backward()
+            elapsed = time.perf_counter() - start
+        assert convolutions.seconds <= elapsed
+        shares.append(convolutions.seconds / elapsed)
     # A wide convolution is nearly all of this step; the sum and its gradient are tiny.
-    assert 0.8 * elapsed < convolutions.seconds <= elapsed
+    assert max(shares) > 0.8, shares
 
 
 def test_convolution_seconds_is_part_of_the_steps_it_times(one_thread) -> None:

@@ -163,10 +163,17 @@ def test_the_wheel_carries_every_recipe() -> None:
     setuptools = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
     assert "zoo.recipes" in setuptools["packages"]
     assert setuptools["package-dir"]["zoo.recipes"] == "recipes"
-    patterns = setuptools["package-data"]["zoo.recipes"]
-    files = [p.relative_to(REPO / "recipes").as_posix() for p in (REPO / "recipes").rglob("*")]
-    left_out = [f for f in files if "." in f and not any(fnmatch.fnmatch(f, p) for p in patterns)]
-    assert not left_out, f"not in package-data zoo.recipes: {left_out}"
+    data = setuptools["package-data"]
+    left_out = []
+    for path in (REPO / "recipes").rglob("*"):
+        if path.is_file():
+            package = ".".join(("zoo", *path.parent.relative_to(REPO).parts))
+            patterns = data.get(package, [])
+            if package not in setuptools["packages"] or not any(
+                fnmatch.fnmatch(path.name, p) for p in patterns
+            ):
+                left_out.append(path.relative_to(REPO / "recipes").as_posix())
+    assert not left_out, f"not shipped as package data: {left_out}"
 
 
 def test_instantiate_fills_defaults_and_links_in_features() -> None:

@@ -3,8 +3,9 @@
 `course_steps` runs the course's script (see `zoo.benchmark.course`); `vanilla_steps` is a plain
 PyTorch loop over zoo's data pipeline; `lightning_steps` is zoo through a Lightning `Trainer`.
 The last two build the same optimizer and schedule (`ZooModule.optimizer_config`), read the same
-batches in the same order and compute the same loss, so their per-step losses agree and their
-time difference is what Lightning costs.
+batches in the same order and compute the same loss under the same precision (the Trainer's
+`bf16-mixed` is the vanilla loop's `torch.autocast(device, torch.bfloat16)`), so their per-step
+losses agree and their time difference is what Lightning costs.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from torch import Tensor
 
 from zoo.benchmark.course import course_loader, course_optimizer, course_test, course_train
 from zoo.benchmark.measure import clock, training_autocast
+from zoo.benchmark.precisions import LIGHTNING_PRECISION
 from zoo.data import MNISTDataModule
 from zoo.models import ImageClassifier
 
@@ -66,9 +68,18 @@ def new_log(device: torch.device, warmup: int, steps: int, keep_losses: bool = F
     return StepLog(device, frozenset({warmup - 1, steps - 1}), keep_losses)
 
 
-def zoo_datamodule(data_dir: str | Path, batch_size: int, seed: int = 0) -> MNISTDataModule:
-    """zoo's MNIST pipeline over all 60,000 training images (like the course, no val split)."""
-    dm = MNISTDataModule(data_dir=data_dir, batch_size=batch_size, val_size=0, seed=seed)
+def zoo_datamodule(
+    data_dir: str | Path,
+    batch_size: int,
+    seed: int = 0,
+    augment: bool = False,
+    val_size: int = 0,
+) -> MNISTDataModule:
+    """zoo's MNIST pipeline, by default over all 60,000 training images (like the course, no
+    val split); `val_size` and `augment` as a user's recipe sets them."""
+    dm = MNISTDataModule(
+        data_dir=data_dir, batch_size=batch_size, val_size=val_size, seed=seed, augment=augment
+    )
     dm.prepare_data()
     dm.setup()
     return dm
@@ -82,8 +93,15 @@ def course_steps(model: torch.nn.Module, data_dir: str | Path, log: StepLog, ste
     course_train(model, loader, optimizer, steps, lambda _, loss: log.record(loss), log.device)
 
 
-def vanilla_steps(model: ImageClassifier, dm: MNISTDataModule, log: StepLog, steps: int) -> None:
-    """`steps` optimizer steps of a plain PyTorch loop over zoo's batches and preprocessing."""
+def vanilla_steps(
+    model: ImageClassifier,
+    dm: MNISTDataModule,
+    log: StepLog,
+    steps: int,
+    precision: str = "fp32",
+) -> None:
+    """`steps` optimizer steps of a plain PyTorch loop over zoo's batches and preprocessing,
+    forward and loss under `precision`'s autocast."""
     device = log.device
     model.to(device).train()
     dm.trainer = None
@@ -99,8 +117,10 @@ def vanilla_steps(model: ImageClassifier, dm: MNISTDataModule, log: StepLog, ste
     while step < steps:
         loader.sampler.set_epoch(epoch)
         for images, labels, seed in loader:
-            with training_autocast(device):
-                loss = model.loss(model(dm.preprocess(images, seed)), labels)
+            # Preprocessing outside autocast, as in the Trainer (on_after_batch_transfer).
+            x = dm.preprocess(images, seed)
+            with training_autocast(device, precision):
+                loss = model.loss(model(x), labels)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -128,38 +148,73 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
 
 
-def bench_trainer(device: torch.device, callbacks: list[L.Callback], **limits: int) -> L.Trainer:
-    """A lean Trainer: no logger, checkpoints, progress bar or validation; bf16 on a GPU."""
+def bench_trainer(
+    device: torch.device,
+    callbacks: list[L.Callback],
+    precision: str = "fp32",
+    **limits: float,
+) -> L.Trainer:
+    """A lean Trainer in `precision` (a row's "fp32"/"bf16", or any Lightning precision string):
+    no logger, checkpoints, progress bar, and no validation unless `limits` ask for it."""
+    options = {"limit_val_batches": 0, "num_sanity_val_steps": 0, **limits}
     return L.Trainer(
         accelerator=device.type,
         devices=1,
-        precision="bf16-mixed" if device.type == "cuda" else "32-true",
+        precision=LIGHTNING_PRECISION.get(precision, precision),  # type: ignore[arg-type]
         logger=False,
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
-        limit_val_batches=0,
-        num_sanity_val_steps=0,
         callbacks=callbacks,
         default_root_dir=tempfile.gettempdir(),
-        **limits,
+        **options,
     )
 
 
-def lightning_steps(model: ImageClassifier, dm: MNISTDataModule, log: StepLog, steps: int) -> None:
-    """`steps` optimizer steps of `Trainer.fit` on zoo's DataModule."""
+def lightning_steps(
+    model: ImageClassifier,
+    dm: MNISTDataModule,
+    log: StepLog,
+    steps: int,
+    precision: str = "fp32",
+) -> None:
+    """`steps` optimizer steps of `Trainer.fit` on zoo's DataModule in `precision`."""
     quiet_lightning()
-    trainer = bench_trainer(log.device, [_StepClock(log)], max_epochs=-1, max_steps=steps)
+    step_clock = _StepClock(log)
+    trainer = bench_trainer(log.device, [step_clock], precision, max_epochs=-1, max_steps=steps)
     trainer.fit(model, dm)
 
 
+class _ValidationClock(L.Callback):
+    def __init__(self, device: torch.device) -> None:
+        self.device, self.started, self.seconds = device, 0.0, 0.0
+
+    def on_validation_epoch_start(self, trainer, pl_module) -> None:  # type: ignore[no-untyped-def]
+        self.started = clock(self.device)
+
+    def on_validation_epoch_end(self, trainer, pl_module) -> None:  # type: ignore[no-untyped-def]
+        self.seconds = clock(self.device) - self.started
+
+
+def validation_seconds(
+    model: ImageClassifier, dm: MNISTDataModule, device: torch.device, precision: str
+) -> float:
+    """Seconds of one pass of the Trainer's validation loop over `dm`'s validation split."""
+    quiet_lightning()
+    timer = _ValidationClock(device)
+    trainer = bench_trainer(device, [timer], precision, limit_val_batches=1.0)
+    trainer.validate(model, datamodule=dm, verbose=False)
+    return timer.seconds
+
+
 def test_accuracy(model: ImageClassifier, dm: MNISTDataModule, device: torch.device) -> float:
-    """Top-1 accuracy on the official test split, through zoo's preprocessing."""
+    """Top-1 accuracy on the official test split, through zoo's preprocessing, in fp32 (as
+    `zoo test`, predict and export evaluate, whatever precision trained the weights)."""
     images, labels = dm.splits["test"]
     was_training = model.training
     model.eval()
     correct = torch.zeros((), device=device)
-    with torch.inference_mode(), training_autocast(device):
+    with torch.inference_mode():
         for start in range(0, len(images), 1000):
             x = dm.preprocess(images[start : start + 1000].to(device))
             predicted = model(x).argmax(dim=1)
@@ -187,12 +242,19 @@ class _EpochAccuracy(L.Callback):
 
 
 def zoo_accuracy_run(
-    model: ImageClassifier, dm: MNISTDataModule, device: torch.device, epochs: int
+    model: ImageClassifier,
+    dm: MNISTDataModule,
+    device: torch.device,
+    epochs: int,
+    precision: str = "fp32",
+    max_steps: int | None = None,
 ) -> list[tuple[float, float]]:
-    """Train `epochs` epochs with the Trainer; (training seconds so far, test acc) per epoch."""
+    """Train `epochs` epochs (or `max_steps` steps, if fewer) with the Trainer in `precision`;
+    (training seconds so far, test accuracy) after each epoch and at the last step."""
     quiet_lightning()
     tracker = _EpochAccuracy(dm, device)
-    trainer = bench_trainer(device, [tracker], max_epochs=epochs)
+    limits = {"max_epochs": epochs, "max_steps": -1 if max_steps is None else max_steps}
+    trainer = bench_trainer(device, [tracker], precision, **limits)
     trainer.fit(model, dm)
     return tracker.history
 

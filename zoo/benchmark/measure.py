@@ -1,5 +1,5 @@
-"""Measuring instruments: the matmul peak, FLOPs per image, the time spent in convolutions,
-peak RSS, a device-aware clock, and the autocast zoo trains under."""
+"""Measuring instruments: the matmul peak per precision, FLOPs per image, the time spent in
+convolutions, peak RSS, a device-aware clock, and the autocast each precision trains under."""
 
 from __future__ import annotations
 
@@ -31,17 +31,30 @@ def clock(device: torch.device) -> float:
     return time.perf_counter()
 
 
-def training_autocast(device: torch.device) -> contextlib.AbstractContextManager:
-    """The autocast zoo trains under: bf16 on a GPU (as `precision="bf16-mixed"`), none on CPU."""
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+def training_autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    """The autocast a row's precision trains under: bf16 as Lightning's `bf16-mixed` does it (on
+    CPU and GPU alike), none for fp32."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    if precision == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    raise ValueError(f"precision must be fp32 or bf16, not {precision!r}")
 
 
-def matmul_peak_gflops(device: torch.device, size: int = 2048, repeats: int = 5) -> float:
-    """Median fp32 GFLOP/s of a `size`² matrix product, at the current thread setting."""
-    a = torch.randn(size, size, device=device)
-    b = torch.randn(size, size, device=device)
+MATMUL_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+
+
+def matmul_peak_gflops(
+    device: torch.device, precision: str = "fp32", size: int = 2048, repeats: int = 5
+) -> float:
+    """Median GFLOP/s of a `size`² matrix product in `precision`, at the current thread setting.
+
+    The bf16 product is what autocast hands the convolutions and linear layers of a bf16 row,
+    so each row's share of the peak is against the peak of its own precision.
+    """
+    dtype = MATMUL_DTYPES[precision]
+    a = torch.randn(size, size, device=device, dtype=dtype)
+    b = torch.randn(size, size, device=device, dtype=dtype)
     a @ b
     rates = []
     for _ in range(repeats):
@@ -84,17 +97,19 @@ class ConvolutionClock(TorchDispatchMode):
         return out
 
 
-def convolution_seconds(model: nn.Module, x: Tensor, y: Tensor, steps: int = 5) -> float:
+def convolution_seconds(
+    model: nn.Module, x: Tensor, y: Tensor, precision: str = "fp32", steps: int = 5
+) -> float:
     """Seconds per training step spent inside the model's convolutions (forward + backward).
 
-    Timed op by op over `steps` real forward/backward passes on the batch `(x, y)`, after one
-    warm-up, so each convolution sees the layouts and warm caches it has in training. This is a
-    floor on a step: the time left if everything else (pooling, activations, loss, optimizer,
-    data) cost nothing.
+    Timed op by op over `steps` real forward/backward passes on the batch `(x, y)` under the
+    autocast of `precision`, after one warm-up, so each convolution sees the dtypes, layouts and
+    warm caches it has in training. This is a floor on a step: the time left if everything else
+    (pooling, activations, loss, optimizer, data) cost nothing.
     """
 
     def step() -> None:
-        with training_autocast(x.device):
+        with training_autocast(x.device, precision):
             loss = F.cross_entropy(model(x), y)
         loss.backward()
 

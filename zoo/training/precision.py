@@ -60,7 +60,7 @@ def training_precision(accelerator: str | None = "auto") -> str:
     if _uses_cuda(accelerator):
         import torch
 
-        return BF16 if torch.cuda.is_bf16_supported() else FP32
+        return BF16 if torch.cuda.is_bf16_supported(including_emulation=False) else FP32
     return BF16 if cpu_bf16_unit() else FP32
 
 

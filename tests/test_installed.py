@@ -67,6 +67,15 @@ def test_help_version_list_and_recipes(user) -> None:
     recipes = user("recipes")
     assert "resnet_mnist" in recipes and "trainer/gpu" in recipes
     assert Path(user("recipes", "path", "slurm/train.sbatch").strip()).is_file()
+    # The recipes the model cards and published.json cite resolve in the installed package.
+    table = json.loads((REPO / "zoo" / "weights" / "published.json").read_text())
+    cited = {
+        arg
+        for weight in table["weights"].values()
+        for arg in weight["training"]["recipe"].split()
+        if arg.startswith("recipes/")
+    }
+    assert cited and all(Path(user("recipes", "path", r).strip()).is_file() for r in cited)
 
 
 def test_fit_then_test_the_last_checkpoint(user) -> None:

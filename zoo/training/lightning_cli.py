@@ -405,9 +405,7 @@ def main(args: Sequence[str] | None = None) -> int:
         # Lightning ends a SIGTERM'd run with SystemExit(None), status 0: a scheduler or script
         # would then record the run as finished.
         if rank_zero_only.rank == 0:
-            print(
-                "zoo: stopped by SIGTERM; resume the run with --ckpt_path last", file=sys.stderr
-            )
+            print("zoo: stopped by SIGTERM; resume the run with --ckpt_path last", file=sys.stderr)
         return 128 + signal.SIGTERM
     except TrainingDiverged as err:
         if rank_zero_only.rank == 0:  # under DDP every rank stops here; one message is enough

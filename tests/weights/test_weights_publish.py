@@ -95,6 +95,7 @@ def test_publish_records_real_measurements_and_writes_card(linear_ckpt, table) -
     training = weight.training
     assert (training.epochs, training.steps, training.seed) == (6, 6, 0)
     assert training.wall_time_s > 0 and training.lightning == L.__version__
+    assert training.precision == "32-true"  # the run's precision, from the checkpoint
     cpu = next(x for x in Path("/proc/cpuinfo").read_text().splitlines() if "model name" in x)
     assert cpu.split(":", 1)[1].strip() in training.hardware
     assert weight.evaluation.torch == torch.__version__

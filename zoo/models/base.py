@@ -22,6 +22,8 @@ from zoo.models.metrics import TopOneAccuracy
 Stage = Literal["train", "val", "test"]
 STAGES: tuple[Stage, ...] = ("train", "val", "test")
 OPTIMIZERS = ("sgd", "adam", "adamw")
+PRECISION_KEY = "zoo_precision"
+"""Where a checkpoint records the precision its run trained in."""
 SCHEDULERS = ("none", "onecycle", "cosine")
 
 
@@ -157,6 +159,10 @@ class ZooModule(FastHookNameModule):
         first = next(m for m in self.modules() if isinstance(m, nn.Linear | nn.Conv2d))
         width = first.in_features if isinstance(first, nn.Linear) else first.in_channels
         return torch.zeros(1, width)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Record the run's precision, which `zoo publish` writes into the weight's entry."""
+        checkpoint[PRECISION_KEY] = str(self.trainer.precision)
 
     def on_train_epoch_start(self) -> None:
         """Register the training metric with the logger again in the new epoch."""

@@ -129,7 +129,8 @@ def _training(weight: Weight) -> list[str]:
     lines = [
         f"- recipe: `{t.recipe}`" if t.recipe else "- recipe: not recorded",
         f"- seed {t.seed}, {_epochs(t.epochs)}, {t.steps:,} optimizer steps",
-        f"- wall time {format_duration(t.wall_time_s)} on {t.hardware}",
+        f"- wall time {format_duration(t.wall_time_s)} on {t.hardware}"
+        + (f", precision {t.precision}" if t.precision else ""),
         f"- Lightning {t.lightning}",
     ]
     if t.notes:

@@ -23,6 +23,7 @@ from torch import Tensor
 
 from zoo.files import atomic_write
 from zoo.models import ZooModule, model_info, model_names
+from zoo.models.base import PRECISION_KEY
 from zoo.weights.calibration import CalibrationError, CalibrationRun, calibrate_model
 from zoo.weights.cards import render_card, render_curves, render_reliability
 from zoo.weights.evaluate import (
@@ -155,6 +156,7 @@ def training_record(
         hardware=hardware_used or hardware(),
         lightning=ckpt.get("pytorch-lightning_version", "unknown"),
         notes=notes,
+        precision=ckpt.get(PRECISION_KEY) if isinstance(ckpt.get(PRECISION_KEY), str) else None,
     )
 
 

@@ -131,6 +131,8 @@ class TrainingInfo:
     hardware: str
     lightning: str
     notes: str
+    # The Lightning precision of the run ("bf16-mixed", "32-true"); left out where unrecorded.
+    precision: str | None = field(default=None, metadata=OMIT_NONE)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -162,7 +162,8 @@ class ZooModule(FastHookNameModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Record the run's precision, which `zoo publish` writes into the weight's entry."""
-        checkpoint[PRECISION_KEY] = str(self.trainer.precision)
+        if self._trainer is not None:
+            checkpoint[PRECISION_KEY] = str(self._trainer.precision)
 
     def on_train_epoch_start(self) -> None:
         """Register the training metric with the logger again in the new epoch."""

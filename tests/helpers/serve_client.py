@@ -6,6 +6,8 @@ import base64
 import http.client
 import io
 import json
+import re
+import socket
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,3 +85,22 @@ def dark_on_light(digit: np.ndarray, scale: int = 4) -> bytes:
     larger: what a drawing or a scan looks like, so the server has to invert and resize it."""
     image = Image.fromarray(255 - digit).resize((28 * scale, 28 * scale), Image.Resampling.BICUBIC)
     return png_bytes(image)
+
+
+def read_raw_answer(sock: socket.socket) -> bytes:
+    """Bytes of the server's answer on `sock`: up to the end of its Content-Length, or to the
+    connection's end (a short read means the server closed early)."""
+    answer = b""
+    while chunk := sock.recv(65536):
+        answer += chunk
+        head, _, body = answer.partition(b"\r\n\r\n")
+        length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+        if length and len(body) >= int(length[1]):
+            break
+    return answer
+
+
+def raw_status_and_json(answer: bytes) -> tuple[int, dict]:
+    """The status code and JSON body of a raw HTTP response."""
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(body)

@@ -25,6 +25,8 @@ from helpers.serve_client import (
     dark_on_light,
     png_bytes,
     png_data_url,
+    raw_status_and_json,
+    read_raw_answer,
 )
 from PIL import Image
 
@@ -56,20 +58,7 @@ def raw_exchange(client: Client, data: bytes, half_close: bool = False) -> bytes
         sock.sendall(data)
         if half_close:
             sock.shutdown(socket.SHUT_WR)
-        answer = b""
-        while chunk := sock.recv(65536):
-            answer += chunk
-            head, _, body = answer.partition(b"\r\n\r\n")
-            length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
-            if length and len(body) >= int(length[1]):
-                break
-    return answer
-
-
-def raw_status_and_json(answer: bytes) -> tuple[int, dict]:
-    """The status code and JSON body of a raw HTTP response."""
-    head, _, body = answer.partition(b"\r\n\r\n")
-    return int(head.split()[1]), json.loads(body)
+        return read_raw_answer(sock)
 
 
 def blank_png(width: int = 280, height: int = 280) -> bytes:

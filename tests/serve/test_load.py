@@ -8,13 +8,12 @@ box has 2 cores shared with other work. `python -m zoo.serve.load` prints the fu
 
 from __future__ import annotations
 
-import json
-import re
 import signal
 import socket
 import time
 
 import pytest
+from helpers.serve_client import raw_status_and_json, read_raw_answer
 
 from zoo.hardware import cpu_name
 from zoo.serve.load import (
@@ -62,17 +61,6 @@ def test_128_clients_all_answered_right_and_faster_than_one(
     assert tries[-1][1].mean_batch is not None and tries[-1][1].mean_batch > 4
 
 
-def _read_answer(sock: socket.socket) -> tuple[int, dict]:
-    answer = b""
-    while chunk := sock.recv(65536):
-        answer += chunk
-        head, _, body = answer.partition(b"\r\n\r\n")
-        length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
-        if length and len(body) >= int(length[1]):
-            return int(head.split()[1]), json.loads(body)
-    raise AssertionError(f"the connection closed before a full answer: {answer[:200]!r}")
-
-
 def test_sigterm_answers_the_requests_in_flight() -> None:
     with started_server() as server:
         host, port = server.address
@@ -92,7 +80,7 @@ def test_sigterm_answers_the_requests_in_flight() -> None:
         for (sock, rest), digit in zip(held, digits, strict=True):
             with sock:
                 sock.sendall(rest)
-                status, body = _read_answer(sock)
+                status, body = raw_status_and_json(read_raw_answer(sock))
             assert status == 200, body
             assert {p["top"] for p in body["predictions"]} == {digit.label}
         assert server.process.wait(timeout=60) == 0

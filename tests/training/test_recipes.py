@@ -18,6 +18,7 @@ from helpers.cli import REPO
 import zoo.weights
 from zoo.cli import main as zoo_main
 from zoo.training.demo import demo_run
+from zoo.training.precision import training_precision
 from zoo.training.recipes import (
     RecipeError,
     instantiate_recipe,
@@ -201,6 +202,10 @@ def test_the_demo_trains_its_recipe(tmp_path: Path) -> None:
     assert (model.hparams.lr, data.batch_size, trainer.max_epochs) == (0.05, 32, 3)
     _, _, trainer = demo_run(epochs=1, recipe=edited_copy("demo", tmp_path, changed))
     assert trainer.max_epochs == 1  # zoo demo --epochs 1
+    # The precision zoo fit would choose here, unless the recipe names one.
+    assert trainer.precision == training_precision("cpu")
+    fp32 = edited_copy("demo", tmp_path, {"trainer.precision": "32-true"})
+    assert demo_run(recipe=fp32)[2].precision == "32-true"
 
 
 @pytest.mark.parametrize("key", sorted(RUNS))

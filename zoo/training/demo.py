@@ -13,6 +13,7 @@ from pathlib import Path
 import lightning as L
 
 from zoo.models.base import ZooModule
+from zoo.training.precision import training_precision
 from zoo.training.recipes import instantiate_recipe, load_recipe, with_values
 
 DEMO_RECIPE = "demo"
@@ -35,6 +36,7 @@ def demo_run(
     model, data = instantiate_recipe(config)
     trainer = L.Trainer(
         **{
+            "precision": training_precision("cpu"),  # as `zoo fit` chooses, unless the recipe says
             **(config.get("trainer") or {}),
             # How the demo runs, whatever the recipe's trainer says: one CPU, nothing written.
             "accelerator": "cpu",

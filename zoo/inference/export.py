@@ -26,6 +26,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from zoo.errors import BadInput
 from zoo.files import atomic_write
 
 FORMATS: dict[str, str] = {"onnx": ".onnx", "torchscript": ".pt", "exported-program": ".pt2"}
@@ -48,7 +49,7 @@ BatchFunction = Callable[[Tensor], Tensor]
 """A model, an exported file's runtime or a compiled graph: a float batch in, logits out."""
 
 
-class ExportError(ValueError):
+class ExportError(BadInput, ValueError):
     """An export that cannot be done as asked (bad model, format or output path)."""
 
 

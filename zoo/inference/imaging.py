@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFile, ImageFilter, ImageOps, UnidentifiedImageError
 
+from zoo.errors import BadInput
+
 FORMATS = ("PNG", "JPEG", "BMP", "WEBP")
 MAX_FILE_BYTES = 50 * 2**20
 # Pillow's own bomb guard only warns below 2× its limit; ours is a hard cap, checked from the
@@ -28,7 +30,7 @@ INK_THRESHOLD = 0.2
 Grey = np.ndarray  # float32 (H, W) in [0, 1]
 
 
-class ImageError(ValueError):
+class ImageError(BadInput, ValueError):
     """An image file that cannot be used, with what was wrong."""
 
 

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from zoo.errors import RunFailed
 from zoo.weights.table import WeightTable
 
 START_TIMEOUT_S = 300.0
@@ -36,7 +37,7 @@ START_TIMEOUT_S = 300.0
 CHILD_MAIN = "import sys; from zoo.serve.worker import child_main; child_main(int(sys.argv[1]))"
 
 
-class WorkerError(RuntimeError):
+class WorkerError(RunFailed, RuntimeError):
     """The model process failed: it could not load the models, crashed, or a forward raised."""
 
 

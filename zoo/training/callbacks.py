@@ -22,10 +22,11 @@ from rich import box, get_console
 from rich.progress import BarColumn
 from rich.table import Table
 
+from zoo.errors import RunFailed
 from zoo.lightning_shims import CheckpointHooks
 
 
-class TrainingDiverged(RuntimeError):
+class TrainingDiverged(RunFailed, RuntimeError):
     """The weights stopped being finite numbers (NaN or infinity): training cannot recover."""
 
 

@@ -33,6 +33,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveCon
 from lightning.pytorch.utilities import rank_zero_only
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+from zoo.errors import BadInput
 from zoo.files import atomic_write
 from zoo.models.base import ZooModule
 from zoo.training.callbacks import (
@@ -107,7 +108,7 @@ class ZooArgumentParser(LightningArgumentParser):
               file=file or sys.stdout)  # fmt: skip
 
 
-class ConfigError(ValueError):
+class ConfigError(BadInput, ValueError):
     """The recipe or command line describes a run that cannot be built."""
 
 

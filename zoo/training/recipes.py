@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from zoo.errors import BadInput
+
 if TYPE_CHECKING:
     import lightning as L
 
@@ -34,7 +36,7 @@ SUFFIX = ".yaml"
 _NAME = re.compile(r"[\w.\-/\\]+")
 
 
-class RecipeError(ValueError):
+class RecipeError(BadInput, ValueError):
     """A recipe that cannot be found or read; the message says which and what to do."""
 
 

@@ -25,6 +25,7 @@ from torch import Tensor
 
 from zoo.data import ToyDataModule
 from zoo.data.loader import TensorBatchLoader
+from zoo.errors import BadInput
 from zoo.models import Regressor, ZooModule
 from zoo.weights.evaluate import DATAMODULES, REL_TOLERANCE, round_significant, split_sha256
 from zoo.weights.table import CALIBRATION_SPLIT, Calibration, Weight, WeightError
@@ -52,7 +53,7 @@ NO_OPTIMUM_REASON = (
 )
 
 
-class CalibrationError(ValueError):
+class CalibrationError(BadInput, ValueError):
     """A temperature that cannot be fitted: no probabilities, no held-out data, or no optimum."""
 
 

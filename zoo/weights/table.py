@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from zoo.errors import BadInput
 from zoo.files import atomic_write
 from zoo.models.registry import model_info, model_names
 
@@ -44,7 +45,7 @@ def split_key(spec: str) -> tuple[str, str]:
     return name, tag or DEFAULT_TAG
 
 
-class WeightError(ValueError):
+class WeightError(BadInput, ValueError):
     """A published weight that cannot be used: unknown, missing, corrupted or mismatched."""
 
 

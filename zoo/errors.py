@@ -27,11 +27,11 @@ class ZooError(Exception):
         self.fix = fix
 
 
-class BadInput(ZooError):
+class BadInput(ZooError, ValueError):
     """An argument, file or setting the user gave cannot be used (exit status 2)."""
 
 
-class RunFailed(ZooError):
+class RunFailed(ZooError, RuntimeError):
     """A run started but could not finish (exit status 1)."""
 
     exit_code = EXIT_RUN_FAILED

@@ -49,7 +49,7 @@ BatchFunction = Callable[[Tensor], Tensor]
 """A model, an exported file's runtime or a compiled graph: a float batch in, logits out."""
 
 
-class ExportError(BadInput, ValueError):
+class ExportError(BadInput):
     """An export that cannot be done as asked (bad model, format or output path)."""
 
 

@@ -30,7 +30,7 @@ INK_THRESHOLD = 0.2
 Grey = np.ndarray  # float32 (H, W) in [0, 1]
 
 
-class ImageError(BadInput, ValueError):
+class ImageError(BadInput):
     """An image file that cannot be used, with what was wrong."""
 
 

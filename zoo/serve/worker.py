@@ -37,7 +37,7 @@ START_TIMEOUT_S = 300.0
 CHILD_MAIN = "import sys; from zoo.serve.worker import child_main; child_main(int(sys.argv[1]))"
 
 
-class WorkerError(RunFailed, RuntimeError):
+class WorkerError(RunFailed):
     """The model process failed: it could not load the models, crashed, or a forward raised."""
 
 

@@ -26,7 +26,7 @@ from zoo.errors import RunFailed
 from zoo.lightning_shims import CheckpointHooks
 
 
-class TrainingDiverged(RunFailed, RuntimeError):
+class TrainingDiverged(RunFailed):
     """The weights stopped being finite numbers (NaN or infinity): training cannot recover."""
 
 

@@ -108,7 +108,7 @@ class ZooArgumentParser(LightningArgumentParser):
               file=file or sys.stdout)  # fmt: skip
 
 
-class ConfigError(BadInput, ValueError):
+class ConfigError(BadInput):
     """The recipe or command line describes a run that cannot be built."""
 
 

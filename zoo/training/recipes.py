@@ -36,7 +36,7 @@ SUFFIX = ".yaml"
 _NAME = re.compile(r"[\w.\-/\\]+")
 
 
-class RecipeError(BadInput, ValueError):
+class RecipeError(BadInput):
     """A recipe that cannot be found or read; the message says which and what to do."""
 
 

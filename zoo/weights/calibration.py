@@ -53,7 +53,7 @@ NO_OPTIMUM_REASON = (
 )
 
 
-class CalibrationError(BadInput, ValueError):
+class CalibrationError(BadInput):
     """A temperature that cannot be fitted: no probabilities, no held-out data, or no optimum."""
 
 

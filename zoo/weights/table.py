@@ -45,7 +45,7 @@ def split_key(spec: str) -> tuple[str, str]:
     return name, tag or DEFAULT_TAG
 
 
-class WeightError(BadInput, ValueError):
+class WeightError(BadInput):
     """A published weight that cannot be used: unknown, missing, corrupted or mismatched."""
 
 

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 CHUNK = 1 << 20
+PART_SUFFIX = ".part"
+"""The suffix of a file being written; only a crash leaves one behind."""
 
 
 def file_digest(path: str | Path, algorithm: str) -> str:
@@ -30,20 +36,51 @@ def md5_of(path: str | Path) -> str:
 
 
 def atomic_write(path: Path, payload: bytes) -> None:
-    """Write `payload` to a temporary file next to `path`, then rename it over `path`.
+    """Write `payload` to `path` whole or not at all (see `atomic_writer`)."""
+    with atomic_writer(path) as out:
+        out.write(payload)
 
-    A reader sees the old file or the new one, never half of one.
+
+@contextmanager
+def atomic_writer(path: str | Path) -> Iterator[BinaryIO]:
+    """A file to write that appears at `path` only once it is complete and on disk.
+
+    It is a temporary file next to `path`, flushed, fsync'ed and renamed over `path`, and the
+    rename is fsync'ed too: after a crash, a full disk or an exception in the `with` block a
+    reader finds the old file or the new one, never half of one, and no temporary is left.
     """
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=PART_SUFFIX)
     try:
         with os.fdopen(fd, "wb") as out:
-            out.write(payload)
+            yield out
+            out.flush()
+            os.fsync(out.fileno())
         give_default_mode(tmp)
         os.replace(tmp, path)
+        fsync_directory(path.parent)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def fsync_directory(path: str | Path) -> None:
+    """Make a rename or unlink in `path` durable (the directory entry itself is on disk)."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def remove_leftovers(path: str | Path) -> list[Path]:
+    """Delete the temporaries an interrupted `atomic_writer(path)` left; return what went."""
+    path = Path(path)
+    found = sorted(path.parent.glob(f".{glob.escape(path.name)}.*{PART_SUFFIX}"))
+    for leftover in found:
+        leftover.unlink(missing_ok=True)
+    return found
 
 
 def give_default_mode(path: str | Path) -> None:

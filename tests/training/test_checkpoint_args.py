@@ -10,7 +10,7 @@ import pytest
 import torch
 from helpers.cli import fit, recipe
 
-from zoo.training.lightning_cli import main as zoo_main
+from zoo.cli import main as zoo_main
 
 
 class _NotAllowed:
@@ -54,7 +54,7 @@ def test_each_bad_checkpoint_is_one_line(tmp_path: Path, real_checkpoint: Path, 
                          "--trainer.default_root_dir", str(tmp_path / "runs")])  # fmt: skip
         err = capsys.readouterr().err
         assert code == 2, kind
-        assert err.startswith("zoo: error: --ckpt_path ") and err.count("\n") == 1, (kind, err)
+        assert err.startswith("zoo test: --ckpt_path ") and err.count("\n") == 1, (kind, err)
         assert "Traceback" not in err and "WeightsUnpickler" not in err, kind
     assert not (tmp_path / "runs").exists()
 

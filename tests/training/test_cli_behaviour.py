@@ -123,7 +123,7 @@ def test_a_diverged_run_is_one_clear_error(runs: Path, capsys) -> None:
     ])  # fmt: skip
     assert code == 1
     err = capsys.readouterr().err
-    assert "zoo: error: training diverged" in err and "Traceback" not in err
+    assert "zoo fit: training diverged" in err and "Traceback" not in err
     assert "--model.init_args.lr, 1000000.0 in this run" in err
 
 
@@ -165,7 +165,7 @@ def test_lightnings_verdict_on_a_setting_is_one_line(runs: Path, capsys) -> None
     ])  # fmt: skip
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err
-    assert "zoo: error: You requested to check 0.02 of the `val_dataloader`" in err
+    assert "zoo fit: You requested to check 0.02 of the `val_dataloader`" in err
 
 
 @pytest.mark.parametrize(("option", "value"), [("max_epochs", "0"), ("max_epochs", "-3"),

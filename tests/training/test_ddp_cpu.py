@@ -129,5 +129,5 @@ def test_a_diverged_ddp_run_stops_every_rank_with_one_message(workspace: Workspa
         "--trainer.logger", "false",
     )  # fmt: skip
     assert done.returncode == 1, done.stderr[-4000:]
-    assert done.stderr.count("zoo: error: training diverged") == 1, done.stderr[-4000:]
+    assert done.stderr.count("zoo fit: training diverged") == 1, done.stderr[-4000:]
     assert "Traceback" not in done.stderr

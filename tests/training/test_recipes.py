@@ -135,7 +135,7 @@ def test_zoo_fit_with_an_unknown_recipe_is_one_line_and_exit_2(mnist_dir: Path) 
         env={**os.environ, "ZOO_DATA_DIR": str(mnist_dir)},
     )  # fmt: skip
     assert done.returncode == 2
-    assert done.stderr.startswith("zoo: error: no recipe 'nosuch'")
+    assert done.stderr.startswith("zoo fit: no recipe 'nosuch'")
     assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
 
 

@@ -29,5 +29,5 @@ def test_sigterm_stops_fit_with_status_143(tmp_path: Path) -> None:
     run.send_signal(signal.SIGTERM)
     _, err = run.communicate(timeout=120)
     assert run.returncode == 143, err[-2000:]
-    assert "zoo: stopped by SIGTERM; resume the run with --ckpt_path last" in err
+    assert "zoo fit: stopped by SIGTERM — resume the run with --ckpt_path last" in err
     assert "Traceback" not in err

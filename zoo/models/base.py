@@ -16,6 +16,7 @@ import torch.nn.functional as F
 import torchmetrics
 from torch import Tensor, nn
 
+from zoo.errors import BadInput
 from zoo.lightning_shims import FastHookNameModule, logs_this_step
 from zoo.models.metrics import TopOneAccuracy
 
@@ -58,8 +59,12 @@ class ZooModule(FastHookNameModule):
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
         if scheduler not in SCHEDULERS:
             raise ValueError(f"scheduler must be one of {SCHEDULERS}, got {scheduler!r}")
-        if lr <= 0:
+        if not lr > 0:
             raise ValueError(f"lr must be positive, got {lr}")
+        if not momentum >= 0:
+            raise ValueError(f"momentum must be >= 0 (the course uses 0.5), got {momentum}")
+        if not weight_decay >= 0:
+            raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
         self.save_hyperparameters()
         # ModuleDict keys cannot be "train" (nn.Module.train exists), hence the suffix.
         self.metrics = nn.ModuleDict({f"{stage}_metric": self.make_metric() for stage in STAGES})
@@ -208,11 +213,11 @@ class ZooModule(FastHookNameModule):
         resumed, self._resumed_schedule_steps = self._resumed_schedule_steps, None
         if resumed is None or self.hparams.scheduler == "none" or steps <= resumed:
             return
-        raise ValueError(
+        raise BadInput(
             f"the checkpoint's {self.hparams.scheduler} LR schedule spans {resumed} steps, but "
-            f"this run's settings give {steps}. A schedule cannot be stretched on resume: resume "
-            "with the max_epochs/max_steps, batch size and limit_train_batches the run started "
-            "with (or fewer steps), or start a new run."
+            f"this run's settings give {steps}, and a schedule cannot be stretched on resume",
+            "resume with the max_epochs/max_steps, batch size and limit_train_batches the run "
+            "started with (or fewer steps), or start a new run",
         )
 
     def optimizer_config(self, steps: int, fused: bool = True) -> Any:
@@ -271,6 +276,8 @@ class ImageClassifier(ZooModule):
     def __init__(self, num_classes: int = 10, label_smoothing: float = 0.0, **hparams: Any):
         if num_classes < 2:
             raise ValueError(f"num_classes must be at least 2, got {num_classes}")
+        if not 0 <= label_smoothing < 1:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
         self.num_classes = num_classes
         super().__init__(**hparams)
         self.register_forward_pre_hook(_check_image_input)
@@ -317,6 +324,12 @@ def _check_image_input(module: ImageClassifier, args: tuple[Any, ...]) -> None:
         raise ValueError(
             f"{type(module).__name__} expects normalised float images, got dtype {x.dtype}; "
             "use the DataModule's preprocess() to convert uint8 images"
+        )
+    weight_dtype = next(module.parameters()).dtype
+    if x.dtype != weight_dtype and not torch.is_autocast_enabled(x.device.type):
+        raise ValueError(
+            f"{type(module).__name__} holds {weight_dtype} weights, got a {x.dtype} batch; "
+            f"convert it with x.to({weight_dtype}) (or the model with model.to({x.dtype}))"
         )
 
 

@@ -17,18 +17,18 @@ offline when no API key is configured (sync later with `wandb sync`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import lightning as L
 import lightning.pytorch.loggers
 import yaml
 from jsonargparse import Namespace
-from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from lightning.pytorch.utilities import rank_zero_only
 from lightning.pytorch.utilities.exceptions import SIGTERMException
@@ -36,12 +36,13 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from zoo.errors import BadInput
 from zoo.files import atomic_write
 from zoo.models.base import ZooModule
+from zoo.training.argument_errors import short_config_error
 from zoo.training.callbacks import (
     MetricsProgressBar,
     ModelSummaryTable,
-    TrainingDiverged,
     ZooCheckpoint,
 )
+from zoo.training.checkpoint_io import use_atomic_checkpoints
 from zoo.training.loggers import (
     WANDB_PROJECT,
     CSVLogger,
@@ -52,9 +53,15 @@ from zoo.training.loggers import (
 )
 from zoo.training.precision import precision_reason, training_precision
 from zoo.training.quiet import quiet_known_noise
-from zoo.training.recipes import RecipeError, link_in_features, resolve_config_args
+from zoo.training.recipes import link_in_features, resolve_config_args
 from zoo.training.reports import PredictionReport, TrainingCurves
-from zoo.training.run_dir import DEFAULT_ROOT, choose_version, process_rank, snake_case
+from zoo.training.run_dir import (
+    DEFAULT_ROOT,
+    choose_version,
+    holds_a_run,
+    process_rank,
+    snake_case,
+)
 
 # The loggers are re-exported: configs saved before the layout moved name them as
 # `zoo.lightning_cli.WandbLogger` / `.CSVLogger`, and that old path leads here (`zoo.moved`).
@@ -107,6 +114,14 @@ class ZooArgumentParser(LightningArgumentParser):
         print(f"usage: {prog} [--config RECIPE.yaml ...] [--trainer.* / --model.* / --data.* ...]",
               file=file or sys.stdout)  # fmt: skip
 
+    def error(self, message: str, ex: Exception | None = None) -> NoReturn:
+        """One line saying which option is wrong and why, then exit status 2."""
+        if not self.exit_on_error:
+            super().error(message, ex)
+        command = "zoo " + next((w for w in self.prog.split() if w in SUBCOMMAND_HELP), "fit")
+        print(f"{command}: {short_config_error(message)} — see {command} --help", file=sys.stderr)
+        raise SystemExit(2)
+
 
 class ConfigError(BadInput):
     """The recipe or command line describes a run that cannot be built."""
@@ -143,6 +158,8 @@ class ZooCLI(LightningCLI):
             **{name: {"description": text} for name, text in SUBCOMMAND_HELP.items()},
         }
         self.run_dir: Path | None = None
+        self._precision_note = ""
+        self._created_dirs: list[Path] = []
         super().__init__(
             model_class=ZooModule,
             datamodule_class=L.LightningDataModule,
@@ -158,6 +175,17 @@ class ZooCLI(LightningCLI):
             args=list(args) if args is not None else None,
             run=run,
         )
+
+    def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
+        """Parse, then refuse a `--ckpt_path` of another model class than the recipe's.
+
+        Lightning would rebuild the model from the checkpoint's own class, so testing a CNN
+        checkpoint under the ResNet recipe ran the CNN and filed it under the ResNet's name.
+        """
+        super().parse_arguments(parser, args)
+        subcommand = self.config.get("subcommand")
+        if subcommand:
+            _check_checkpoint_class(self.config[subcommand])
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         """`name`, `version` and `checkpoint.*`."""
@@ -187,16 +215,24 @@ class ZooCLI(LightningCLI):
             link_in_features(config)
         except (ValueError, FileNotFoundError) as err:
             raise ConfigError(str(err)) from err
-        self.run_dir = self._resolve_run_dir(config)
         if self.subcommand == "fit":
             _check_run_length(config.trainer)
+        self.run_dir = self._resolve_run_dir(config)
+        try:
+            self._point_outputs_into_run_dir(config, self.run_dir)
+        except Exception:
+            self._release_run_dir()
+            raise
+
+    def _point_outputs_into_run_dir(self, config: Namespace, run_dir: Path) -> None:
+        if self.subcommand == "fit":
             self._choose_precision(config)
-        config.checkpoint.dirpath = config.checkpoint.dirpath or str(self.run_dir / "checkpoints")
+        config.checkpoint.dirpath = config.checkpoint.dirpath or str(run_dir / "checkpoints")
         self._resolve_ckpt_path(config)
         self._configure_loggers(config)
         callbacks: list[L.Callback] = [
-            TrainingCurves(dirpath=self.run_dir),
-            PredictionReport(dirpath=self.run_dir),
+            TrainingCurves(dirpath=run_dir),
+            PredictionReport(dirpath=run_dir),
         ]
         if config.trainer.enable_progress_bar is not False:
             callbacks.insert(0, MetricsProgressBar())
@@ -215,27 +251,42 @@ class ZooCLI(LightningCLI):
             return
         accelerator = config.trainer.accelerator
         config.trainer.precision = training_precision(accelerator)
-        if process_rank() == 0:
-            print(
-                f"zoo fit: {config.trainer.precision}, "
-                f"{precision_reason(config.trainer.precision, accelerator)}",
-                file=sys.stderr,
-            )
+        self._precision_note = (
+            f"zoo fit: {config.trainer.precision}, "
+            f"{precision_reason(config.trainer.precision, accelerator)}"
+        )
 
     def instantiate_classes(self) -> None:
         """Build model, data and trainer; errors from their arguments become `ConfigError`s."""
         try:
             super().instantiate_classes()
         except (ValueError, FileNotFoundError, TypeError) as err:
-            raise ConfigError(f"{type(err).__name__}: {err}") from err
+            self._release_run_dir()
+            raise ConfigError(short_config_error(err)) from err
+        use_atomic_checkpoints(self.trainer)
+        if self._precision_note and process_rank() == 0:  # said once the run is sure to start
+            print(self._precision_note, file=sys.stderr)
+
+    def _release_run_dir(self) -> None:
+        # The run directory was claimed before the classes were built; a run that never
+        # started leaves nothing behind (rmdir removes only an empty directory).
+        for path in self._created_dirs:
+            if path.is_dir():
+                with contextlib.suppress(OSError):
+                    path.rmdir()
 
     def _resolve_run_dir(self, config: Namespace) -> Path:
         root = Path(config.trainer.default_root_dir or DEFAULT_ROOT)
         model_class = str(config.model.class_path).rsplit(".", 1)[-1]
         config.name = config.name or snake_case(model_class)
         reuse_latest = config.get("ckpt_path") in ("last", "best")
+        if self.subcommand == "fit" and config.version and not config.get("ckpt_path"):
+            _refuse_finished_run(root / config.name / config.version)
+        was_there = {path for path in (root, root / config.name) if path.exists()}
         config.version = choose_version(root / config.name, config.version, reuse_latest)
-        return root / config.name / config.version
+        run_dir = root / config.name / config.version
+        self._created_dirs = [p for p in (run_dir, root / config.name, root) if p not in was_there]
+        return run_dir
 
     def _resolve_ckpt_path(self, config: Namespace) -> None:
         """`best` → the best checkpoint file of this run; `last` outside fit → `last.ckpt`."""
@@ -344,6 +395,28 @@ def check_checkpoint_arg(argv: Sequence[str]) -> None:
         raise ConfigError(f"{where} holds no Lightning checkpoint (no state_dict)")
 
 
+def _check_checkpoint_class(config: Namespace) -> None:
+    ckpt_path = config.get("ckpt_path")
+    if not ckpt_path or not Path(ckpt_path).is_file():
+        return  # an alias (last, best) names this recipe's own run
+    import torch
+
+    hparams = torch.load(ckpt_path, map_location="cpu", weights_only=True).get("hyper_parameters")
+    saved = (hparams or {}).get("_class_path")
+    wanted = str(config.model.class_path)
+    if saved and _class_name(saved) != _class_name(wanted):
+        raise ConfigError(
+            f"--ckpt_path {ckpt_path} is a checkpoint of {_class_name(saved)}, but the recipe "
+            f"builds {_class_name(wanted)}",
+            f"give a {_class_name(wanted)} checkpoint, or the recipe of {_class_name(saved)}",
+        )
+
+
+def _class_name(class_path: str) -> str:
+    # `zoo.ResNetMNIST` and `zoo.models.resnet.ResNetMNIST` are the same class.
+    return class_path.replace(":", ".").rsplit(".", 1)[-1]
+
+
 def _option_value(argv: Sequence[str], option: str) -> str | None:
     for i, item in enumerate(argv):
         if item == option and i + 1 < len(argv):
@@ -351,6 +424,16 @@ def _option_value(argv: Sequence[str], option: str) -> str | None:
         if item.startswith(option + "="):
             return item.split("=", 1)[1]
     return None
+
+
+def _refuse_finished_run(run_dir: Path) -> None:
+    if process_rank() == 0 and holds_a_run(run_dir):
+        raise ConfigError(
+            f"--version {run_dir.name}: {run_dir} already holds a run, which this one would "
+            "overwrite",
+            "give another --version (or none for the next free one), or continue that run "
+            "with --ckpt_path last",
+        )
 
 
 def _check_run_length(trainer: Namespace) -> None:
@@ -382,12 +465,8 @@ def main(args: Sequence[str] | None = None) -> int:
     file path is read as it is (`zoo.training.recipes.recipe_path`).
     """
     from_command_line = args is None or list(args) == sys.argv[1:]
-    try:
-        resolved = resolve_config_args(sys.argv[1:] if args is None else args)
-        check_checkpoint_arg(resolved)
-    except (RecipeError, ConfigError) as err:
-        print(f"zoo: error: {err}", file=sys.stderr)
-        return 2
+    resolved = resolve_config_args(sys.argv[1:] if args is None else args)
+    check_checkpoint_arg(resolved)
     if from_command_line:
         # Lightning parses sys.argv itself (it warns when given both), and DDP starts its other
         # processes from sys.argv: the recipes' paths go there, so every process reads the same.
@@ -397,19 +476,13 @@ def main(args: Sequence[str] | None = None) -> int:
         args = resolved
     try:
         run_cli(args)
-    except (ConfigError, MisconfigurationException) as err:
-        # Lightning's own verdict on a setting (e.g. a limit_val_batches fraction under one
-        # batch) already says what to change; the traceback under it says nothing more.
-        print(f"zoo: error: {err}", file=sys.stderr)
-        return 2
     except SIGTERMException:
         # Lightning ends a SIGTERM'd run with SystemExit(None), status 0: a scheduler or script
         # would then record the run as finished.
         if rank_zero_only.rank == 0:
-            print("zoo: stopped by SIGTERM; resume the run with --ckpt_path last", file=sys.stderr)
+            print(
+                "zoo fit: stopped by SIGTERM — resume the run with --ckpt_path last",
+                file=sys.stderr,
+            )
         return 128 + signal.SIGTERM
-    except TrainingDiverged as err:
-        if rank_zero_only.rank == 0:  # under DDP every rank stops here; one message is enough
-            print(f"zoo: error: {err}", file=sys.stderr)
-        return 1
     return 0

@@ -30,6 +30,9 @@ def quiet_known_noise() -> None:
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     # The summary's parameter sizes are for the fp32 weights, which bf16-mixed keeps.
     warnings.filterwarnings("ignore", message=".*is not supported by the model summary.*")
+    # A fresh run always gets a directory of its own (zoo.training.run_dir), so a non-empty
+    # checkpoint folder means a resumed run, which is meant to find its checkpoints there.
+    warnings.filterwarnings("ignore", message=r".*Checkpoint directory .* exists and is not empty")
     # Lightning calls jsonargparse APIs deprecated in 4.49; nothing a zoo user can act on.
     warnings.filterwarnings("ignore", category=DeprecationWarning, module="lightning.pytorch.cli")
     # Lightning's advert for its hosted logger, and accelerators this project never uses.

@@ -35,15 +35,37 @@ def existing_versions(experiment_dir: Path) -> list[int]:
 def choose_version(experiment_dir: Path, version: str | None, reuse_latest: bool) -> str:
     """The run's version: `version` if given, rank 0's under DDP, else the next (or latest) one.
 
-    Rank 0 publishes its choice in the environment, which the DDP processes it launches inherit.
+    A new version's directory is created here, with `mkdir`, which only one process can win:
+    two runs started together get two directories. Rank 0 publishes its choice in the
+    environment, which the DDP processes it launches inherit.
     """
     if version is None and process_rank() > 0 and os.environ.get(VERSION_ENV):
         version = os.environ[VERSION_ENV]
     if version is None:
         existing = existing_versions(experiment_dir)
-        reuse = reuse_latest and existing
-        number = existing[-1] if reuse else (existing[-1] + 1 if existing else 0)
-        version = f"version_{number}"
+        if reuse_latest and existing:
+            version = f"version_{existing[-1]}"
+        else:
+            version = claim_next_version(experiment_dir, existing[-1] + 1 if existing else 0)
     if process_rank() == 0:
         os.environ[VERSION_ENV] = version
     return version
+
+
+def claim_next_version(experiment_dir: Path, first: int) -> str:
+    """Create the first free `version_N` (N >= `first`) under `experiment_dir`; its name."""
+    experiment_dir.mkdir(parents=True, exist_ok=True)
+    number = first
+    while True:
+        try:
+            (experiment_dir / f"version_{number}").mkdir()
+        except FileExistsError:
+            number += 1
+            continue
+        return f"version_{number}"
+
+
+def holds_a_run(run_dir: Path) -> bool:
+    """True when `run_dir` already has a run's config, metrics or checkpoints."""
+    markers = ("config.yaml", "metrics.csv", "checkpoints")
+    return any((run_dir / marker).exists() for marker in markers)

@@ -41,9 +41,9 @@ class RunFailed(ZooError, RuntimeError):
 _OS_FIXES = {
     errno.ENOSPC: "free some space or write somewhere else",
     errno.EDQUOT: "free some space or write somewhere else",
-    errno.EROFS: "the file system is read-only: write somewhere else",
-    errno.EACCES: "check the permissions, or write somewhere else",
-    errno.EPERM: "check the permissions, or write somewhere else",
+    errno.EROFS: "give a folder on a writable file system",
+    errno.EACCES: "check its permissions, or give another path",
+    errno.EPERM: "check its permissions, or give another path",
     errno.ENOENT: "check the path",
     errno.ENOTDIR: "a part of the path is a file, not a folder: check the path",
     errno.EISDIR: "give a file, not a folder",
@@ -71,7 +71,11 @@ def fault_line(error: BaseException) -> tuple[str, int] | None:
     return None
 
 
-_BAD_PATHS = {errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.ELOOP}
+# Faults of a path the user gave (exit 2); the others (a full disk) fail a run that was fine (1).
+_BAD_PATHS = {
+    errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.ELOOP, errno.EROFS,
+    errno.EACCES, errno.EPERM, errno.ENAMETOOLONG,
+}  # fmt: skip
 
 
 def _is_lightning_misconfiguration(error: BaseException) -> bool:

@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 CHUNK = 1 << 20
 PART_SUFFIX = ".part"
@@ -60,9 +60,21 @@ def atomic_writer(path: str | Path) -> Iterator[BinaryIO]:
         give_default_mode(tmp)
         os.replace(tmp, path)
         fsync_directory(path.parent)
+    except OSError as err:
+        if err.filename is None:  # a failed write names no file: say which one
+            raise OSError(err.errno, err.strerror, str(path)) from err
+        raise
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def save_figure(figure: Any, path: str | Path, dpi: int = 100) -> Path:
+    """Save a matplotlib figure to `path` whole or not at all (format from the suffix)."""
+    path = Path(path)
+    with atomic_writer(path) as out:
+        figure.savefig(out, format=path.suffix.lstrip(".") or "png", dpi=dpi)
+    return path
 
 
 def fsync_directory(path: str | Path) -> None:

@@ -65,3 +65,14 @@ def test_a_good_checkpoint_still_tests(tmp_path: Path, real_checkpoint: Path) ->
                      "--trainer.limit_test_batches", "1", "--trainer.enable_progress_bar",
                      "false"])  # fmt: skip
     assert code == 0
+
+
+def test_a_checkpoint_of_another_model_is_refused(tmp_path: Path, real_checkpoint: Path,
+                                                  capsys) -> None:  # fmt: skip
+    code = zoo_main(["test", "--config", recipe("resnet_mnist"), "--ckpt_path",
+                     str(real_checkpoint), "--trainer.default_root_dir", str(tmp_path / "runs")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "is a checkpoint of CNNMNIST, but the recipe builds ResNetMNIST" in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "runs").exists()  # nothing filed under resnet_mnist/

@@ -16,6 +16,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from zoo.course.lecture3 import SweepRun, ewma
+from zoo.files import save_figure
 
 
 def _new_axes(title: str, xlabel: str, ylabel: str) -> tuple[Figure, Axes]:
@@ -29,13 +30,6 @@ def _new_axes(title: str, xlabel: str, ylabel: str) -> tuple[Figure, Axes]:
     return fig, ax
 
 
-def _save(fig: Figure, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    return path
-
-
 def plot_mse_vs_w(
     weights: Sequence[float], mses: Sequence[float], best_w: float, path: str | Path
 ) -> Path:
@@ -44,7 +38,7 @@ def plot_mse_vs_w(
     ax.plot(weights, mses, marker=".", label="MSE(w)")
     ax.axvline(best_w, color="tab:red", linestyle="--", label=f"best w = {best_w:g}")
     ax.legend()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_cost_curves(
@@ -78,7 +72,7 @@ def plot_cost_curves(
             label=f"{name} (EWMA β={beta:g})",
         )
     ax.legend()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_lr_sweep(runs: Sequence[SweepRun], path: str | Path) -> Path:
@@ -108,4 +102,4 @@ def plot_lr_sweep(runs: Sequence[SweepRun], path: str | Path) -> Path:
                 label=label,
             )
     ax.legend(fontsize="small")
-    return _save(fig, path)
+    return save_figure(fig, path)

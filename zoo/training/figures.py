@@ -16,16 +16,10 @@ from matplotlib.figure import Figure
 from torch import Tensor
 
 from zoo.course.lecture3 import ewma
+from zoo.files import save_figure
 
 Curve = Sequence[tuple[float, float]]
 """(x, value) points of one metric, e.g. (epoch, val/acc)."""
-
-
-def _save(fig: Figure, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    return path
 
 
 def _new_figure(width: float, height: float) -> Figure:
@@ -63,7 +57,7 @@ def plot_curves(
             ax.legend(fontsize="small")
     if title:
         fig.suptitle(title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _plot_curve(ax: Axes, name: str, points: Curve, beta: float | None) -> None:
@@ -110,7 +104,7 @@ def plot_confusion_matrix(
                 value = int(matrix[i, j])
                 color = "white" if value > threshold else "black"
                 ax.text(j, i, str(value), ha="center", va="center", color=color, fontsize=7)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_prediction_grid(
@@ -147,4 +141,4 @@ def plot_prediction_grid(
         label = f"{classes[pred]} / {classes[true]}"
         ax.text(x, y, label, ha="center", va="bottom", fontsize=6, color=color)
     ax.set_title("predicted / true", fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)

@@ -115,12 +115,11 @@ class ZooArgumentParser(LightningArgumentParser):
               file=file or sys.stdout)  # fmt: skip
 
     def error(self, message: str, ex: Exception | None = None) -> NoReturn:
-        """One line saying which option is wrong and why, then exit status 2."""
+        """Raise `ConfigError`: one line saying which option is wrong and why (exit status 2)."""
         if not self.exit_on_error:
             super().error(message, ex)
         command = "zoo " + next((w for w in self.prog.split() if w in SUBCOMMAND_HELP), "fit")
-        print(f"{command}: {short_config_error(message)} — see {command} --help", file=sys.stderr)
-        raise SystemExit(2)
+        raise ConfigError(short_config_error(message), f"see {command} --help")
 
 
 class ConfigError(BadInput):

@@ -4,7 +4,10 @@ import re
 from pathlib import Path
 
 import pytest
+from helpers.cli import is_png
+from helpers.filesystems import small_filesystem
 
+from zoo.cli import main as zoo_main
 from zoo.course.cli import course_command as main
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -68,3 +71,13 @@ def test_missing_lecture_is_a_usage_error(capsys):
         main([])
     assert exit_info.value.code == 2
     assert "zoo course" in capsys.readouterr().err
+
+
+def test_a_full_disk_is_one_line_and_leaves_no_empty_png(capsys, tmp_path) -> None:
+    with small_filesystem(tmp_path / "disk", size_kib=40) as disk:
+        assert zoo_main(["course", "lecture3", "--out", str(disk / "out")]) == 1
+        err = capsys.readouterr().err
+        left = sorted((disk / "out").iterdir())
+        assert all(is_png(path) for path in left), left  # whole PNGs only, never a 0-byte one
+    assert err.startswith("zoo course: No space left on device: ") and err.count("\n") == 1
+    assert "free some space" in err

@@ -72,7 +72,7 @@ def recipes_command(argv: list[str]) -> int:
     parser.add_argument("action", nargs="?", choices=("list", "show", "path"), default="list")
     parser.add_argument("name", nargs="?", help="a recipe name, e.g. resnet_mnist or trainer/gpu")
     args = parser.parse_args(argv)
-    from zoo.training.recipes import RecipeError, list_recipes, recipe_path
+    from zoo.training.recipes import list_recipes, recipe_path
 
     if args.action == "list":
         if args.name:
@@ -81,11 +81,7 @@ def recipes_command(argv: list[str]) -> int:
         return 0
     if not args.name:
         parser.error(f"`zoo recipes {args.action}` needs a recipe name (see `zoo recipes`)")
-    try:
-        path = recipe_path(args.name)
-    except RecipeError as err:
-        print(f"zoo recipes: {err}", file=sys.stderr)
-        return 2
+    path = recipe_path(args.name)
     if args.action == "path":
         print(path)
     else:

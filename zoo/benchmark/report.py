@@ -7,6 +7,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from zoo.files import atomic_write, save_figure
+
 PATH_LABELS = {
     "course": "course loop",
     "vanilla": "vanilla loop (zoo data)",
@@ -191,7 +193,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
         axes[1].bar([r["path"] for r in inference], [r["throughput"] for r in inference])
         axes[1].set_ylabel("images/s at batch 1024 (higher is better)")
         axes[1].set_title(f"Inference, {results['inference'][0]['model']}")
-    figure.savefig(path, dpi=100)
+    save_figure(figure, path)
 
 
 def write_report(results: dict[str, Any], out_dir: Path) -> dict[str, Path]:
@@ -199,7 +201,7 @@ def write_report(results: dict[str, Any], out_dir: Path) -> dict[str, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"json": out_dir / "results.json", "markdown": out_dir / "results.md",
              "plot": out_dir / "results.png"}  # fmt: skip
-    paths["json"].write_text(json.dumps(results, indent=2, default=str) + "\n")
-    paths["markdown"].write_text(markdown(results))
+    atomic_write(paths["json"], (json.dumps(results, indent=2, default=str) + "\n").encode())
+    atomic_write(paths["markdown"], markdown(results).encode())
     plot(results, paths["plot"])
     return paths

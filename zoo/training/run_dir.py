@@ -39,8 +39,11 @@ def choose_version(experiment_dir: Path, version: str | None, reuse_latest: bool
     two runs started together get two directories. Rank 0 publishes its choice in the
     environment, which the DDP processes it launches inherit.
     """
-    if version is None and process_rank() > 0 and os.environ.get(VERSION_ENV):
-        version = os.environ[VERSION_ENV]
+    if version is None and process_rank() > 0:
+        # Only rank 0 claims a directory, and only rank 0 writes into it; a rank started by
+        # another launcher (torchrun without --version) takes the newest, rank 0's own.
+        existing = existing_versions(experiment_dir)
+        version = os.environ.get(VERSION_ENV) or f"version_{existing[-1] if existing else 0}"
     if version is None:
         existing = existing_versions(experiment_dir)
         if reuse_latest and existing:

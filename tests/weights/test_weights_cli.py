@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from zoo.cli import main
 from zoo.hub import load_weight
 from zoo.weights import datamodule_for, default_table, matches
 from zoo.weights.calibration import calibration_problems, remeasure
@@ -43,11 +44,18 @@ def test_eval_regression_prints_mse(capsys) -> None:
     assert "test result MSE " in capsys.readouterr().out
 
 
-def test_eval_unknown_tag_and_cifar_are_clear_errors(capsys) -> None:
-    assert eval_command(["logistic_regression.v0"]) == 2
-    assert "unknown tag 'v0'" in capsys.readouterr().err
-    assert eval_command(["resnet20_cifar10"]) == 2
-    assert "no CIFAR-10 weights are published" in capsys.readouterr().err
+@pytest.mark.parametrize(
+    ("spec", "error"),
+    [
+        ("logistic_regression.v0", "unknown tag 'v0' for logistic_regression"),
+        ("resnet20_cifar10", "no CIFAR-10 weights are published"),
+        ("resnet.v1", "unknown model 'resnet' in 'resnet.v1' — models with published weights: "),
+    ],
+)
+def test_eval_unknown_weights_are_one_line(spec: str, error: str, capsys) -> None:
+    assert main(["eval", spec]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"zoo eval: {error}") and err.count("\n") == 1
 
 
 def test_a_different_result_is_reported_as_a_mismatch() -> None:

@@ -12,6 +12,7 @@ from lightning.pytorch.callbacks import Timer
 from lightning.pytorch.loggers import CSVLogger
 
 import zoo
+from zoo.cli import main
 from zoo.files import sha256_of
 from zoo.hub import load_pretrained
 from zoo.weights import (
@@ -21,7 +22,6 @@ from zoo.weights import (
     matches,
     render_card,
 )
-from zoo.weights.cli import publish_command
 from zoo.weights.evaluate import evaluate
 from zoo.weights.publish import publish
 
@@ -126,8 +126,15 @@ def test_existing_tag_is_kept_unless_forced(linear_ckpt, table) -> None:
         linear_ckpt, name="linear_regression", tag="v1", seed=1, force=True, table=table
     )
     assert weight.training.seed == 1
-    assert weight.sha256 == first.sha256  # same weights, same name: byte-identical file
+    assert weight.sha256 == first.sha256  # same weights: byte-identical file
+    # The replacement is written next to the file it replaces, which goes once the table is in.
+    assert weight.file == f"linear_regression.v1.{weight.sha256[:16]}.safetensors"
+    assert not table.file_path(first).exists() and table.file_path(weight).is_file()
     assert WeightTable(table.table_path, table.files_dir).get("linear_regression.v1") == weight
+    third = publish(
+        linear_ckpt, name="linear_regression", tag="v1", seed=2, force=True, table=table
+    )
+    assert third.file == first.file and not table.file_path(weight).exists()
 
 
 def test_second_tag_moves_the_default_and_updates_both_cards(linear_ckpt, table) -> None:
@@ -147,7 +154,9 @@ def test_second_tag_moves_the_default_and_updates_both_cards(linear_ckpt, table)
         ({"tag": "default"}, "'default' is reserved"),
         ({"name": "resnet"}, "unknown model 'resnet'"),
         ({"seed": "0"}, "seed must be the integer"),
-        ({"name": "logistic_regression", "wall_time_s": -1.0}, "wall time is unknown"),
+        ({"name": "logistic_regression", "wall_time_s": -1.0}, r"wall_time_s \(--wall-time\)"),
+        ({"epochs": -1}, r"epochs \(--epochs\) must be a whole number"),
+        ({"url": "ftp://example.org/w"}, r"url \(--url\) must be an http:// or https://"),
         ({"name": "softmax_mnist"}, "does not hold a softmax_mnist model"),
         ({"datamodule": "NoSuchModule"}, "unknown DataModule"),
         ({"data_args": {"data_dir": "/tmp"}}, "cannot be recorded"),
@@ -211,13 +220,16 @@ def test_lightning_cli_class_path_must_match_the_name(linear_ckpt, tmp_path, tab
 
 def test_cli_refuses_to_overwrite_a_published_tag(linear_ckpt, capsys) -> None:
     table = zoo.weights.default_table()
-    before = table.table_path.read_bytes()
-    code = publish_command(
-        [str(linear_ckpt), "--name", "linear_regression", "--tag", "toy_v1", "--seed", "0"]
-    )
+    before = snapshot(table.files_dir.parent)
+    code = main(
+        ["publish", str(linear_ckpt), "--name", "linear_regression", "--tag", "toy_v1", "--seed",
+         "0"]
+    )  # fmt: skip
     assert code == 2
-    assert "already published" in capsys.readouterr().err
-    assert table.table_path.read_bytes() == before
+    err = capsys.readouterr().err
+    assert err.startswith("zoo publish: linear_regression.toy_v1 is already published (")
+    assert err.endswith(" — choose another tag, or pass force=True (--force) to replace it\n")
+    assert snapshot(table.files_dir.parent) == before
 
 
 def test_publish_fits_the_temperature_on_the_validation_split(mlp_ckpt, table) -> None:

@@ -5,9 +5,9 @@
 For each weight (default: every one in the table) it loads the bundled safetensors file, builds
 the DataModule its entry records (`datamodule_for`), fits the temperature on the validation
 split, measures NLL and ECE on the test split before and after, and checks that the test split
-and the accuracy are the recorded ones. Only when every weight has passed does it write the
-reliability diagrams, then the model cards, then the table, each atomically. The safetensors
-files are not touched: the temperature lives in the table.
+and the accuracy are the recorded ones. Only when every weight has passed does it commit the new
+entries with their reliability diagrams, all or nothing (`zoo.weights.transaction`), and
+regenerate the cards. The safetensors files are not touched: the temperature lives in the table.
 """
 
 from __future__ import annotations
@@ -19,13 +19,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from zoo.errors import fault_line
 from zoo.models import ZooModule, model_info
 from zoo.weights.calibration import CalibrationError, CalibrationRun, calibrate_model
 from zoo.weights.cards import format_metric
 from zoo.weights.evaluate import datamodule_for
-from zoo.weights.publish import reliability_png, source_table, write_model_cards, write_or_remove
+from zoo.weights.publish import reliability_png, source_table
 from zoo.weights.store import read_state_dict, weight_file
-from zoo.weights.table import Weight, WeightError, WeightTable, split_key, write_table
+from zoo.weights.table import Weight, WeightError, WeightTable, resolve_key
+from zoo.weights.transaction import commit, remove_unlisted, stage_plot, writing
+
+PROG = "python -m zoo.weights.calibrate"
 
 
 @dataclass(frozen=True)
@@ -101,34 +105,62 @@ def recalibrate(
 ) -> list[Outcome]:
     """Fit and record the temperature of the weights `keys` (default: all) of `table`.
 
-    Everything is measured before anything is written; then the diagrams, the cards of the
-    models concerned and, last, the table are written atomically (unless `write` is False).
+    Everything is measured before anything is written; then (unless `write` is False) the new
+    entries and diagrams are committed all or nothing, and the cards regenerated.
     """
     table = table or source_table()
-    weights = [_resolve(table, key) for key in (keys or table.keys())]
+    weights = [resolve_key(table, key) for key in (keys or table.keys())]
     outcomes = [calibrate_weight(weight, table, data_dir) for weight in weights]
-    if not write:
-        return outcomes
-    staged = table
-    for outcome in outcomes:
-        staged = staged.with_weight(outcome.weight)
-    for outcome in outcomes:
-        write_or_remove(table.reliability_path(outcome.weight), outcome.diagram)
-    write_model_cards(table, staged, {outcome.weight.model for outcome in outcomes})
-    write_table(table.table_path, staged.to_dict())  # last: the table only names files that exist
-    table.reload()
+    if write:
+        _write(table, outcomes)
     return outcomes
 
 
-def _resolve(table: WeightTable, key: str) -> Weight:
-    name, tag = split_key(key)
-    return table.resolve(name, tag)
+def _write(table: WeightTable, outcomes: list[Outcome]) -> None:
+    """Commit the new entries and their diagrams all or nothing (`zoo.weights.transaction`)."""
+    with writing(table):
+        staged = table
+        for outcome in outcomes:
+            _check_unchanged(table, outcome.weight)
+            staged = staged.with_weight(outcome.weight)
+        try:
+            for outcome in outcomes:
+                plot = table.reliability_path(outcome.weight)
+                stage_plot(plot, outcome.diagram, outcome.weight)
+        except BaseException:
+            remove_unlisted(table)
+            raise
+        commit(table, staged)
+
+
+def _check_unchanged(table: WeightTable, weight: Weight) -> None:
+    # The table is re-read under the lock: a publish may have replaced the weight meanwhile.
+    if weight.key not in table or table.get(weight.key).sha256 != weight.sha256:
+        raise WeightError(
+            f"{weight.key} was published again while it was being calibrated; nothing was written",
+            f"calibrate it again: python -m zoo.weights.calibrate {weight.key}",
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """The command line: calibrate, print one line per weight, write (unless --dry-run)."""
+    """The command line: calibrate, print one line per weight, write (unless --dry-run).
+
+    Like a `zoo` command, a fault prints one line `what is wrong — how to fix it` and exits
+    non-zero; a bug keeps its traceback.
+    """
+    try:
+        return _run(argv)
+    except Exception as error:
+        fault = fault_line(error)
+        if fault is None:
+            raise
+        print(f"{PROG}: {fault[0]}", file=sys.stderr)
+        return fault[1]
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m zoo.weights.calibrate",
+        prog=PROG,
         description="Fit each published weight's temperature on its validation split and record "
         "it, with test NLL and ECE before and after, in the table and the model cards.",
     )
@@ -136,15 +168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data-dir", default=None, help="dataset directory (default: cache)")
     parser.add_argument("--dry-run", action="store_true", help="measure and print only")
     args = parser.parse_args(argv)
-    try:
-        table = source_table()
-        outcomes = recalibrate(
-            args.keys, data_dir=args.data_dir, table=table, write=not args.dry_run
-        )
-    except (WeightError, KeyError, FileNotFoundError) as err:
-        message = err.args[0] if isinstance(err, KeyError) else err
-        print(f"zoo.weights.calibrate: {message}", file=sys.stderr)
-        return 2
+    table = source_table()
+    outcomes = recalibrate(args.keys, data_dir=args.data_dir, table=table, write=not args.dry_run)
     for outcome in outcomes:
         print(outcome.describe())
     if not args.dry_run:

@@ -13,7 +13,6 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from zoo.files import atomic_write
 from zoo.models import BinaryClassifier, ImageClassifier, model_info
 from zoo.weights.table import Weight, WeightError, WeightTable, default_table
 
@@ -232,16 +231,15 @@ def render_card(weight: Weight, table: WeightTable) -> str:
 
 
 def write_cards(table: WeightTable | None = None) -> list[Path]:
-    """(Re)generate every card of `table` (default: the source checkout's); the paths written."""
+    """(Re)generate every card of `table` (default: the source checkout's) and settle its folder
+    as a publish does (`zoo.weights.transaction.settle`); the paths of the cards."""
     from zoo.weights.publish import source_table
+    from zoo.weights.transaction import writing
 
     table = table or source_table()
-    written = []
-    for weight in table.weights():
-        path = table.card_path(weight)
-        atomic_write(path, render_card(weight, table).encode("utf-8"))
-        written.append(path)
-    return written
+    with writing(table):  # settling renders every card that differs from the table
+        pass
+    return [table.card_path(weight) for weight in table.weights()]
 
 
 def course_accuracy(weight: Weight) -> float | None:
@@ -280,7 +278,7 @@ def render_weights_table(
 
 def render_curves(metrics_csv: str | Path, title: str) -> bytes:
     """A PNG of a Lightning `CSVLogger` run: train loss per step, validation metrics per epoch."""
-    rows = _read_metrics(Path(metrics_csv))
+    rows = check_metrics_csv(metrics_csv)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -350,13 +348,25 @@ def render_reliability(
     return buffer.getvalue()
 
 
-def _read_metrics(path: Path) -> list[dict[str, str]]:
+def check_metrics_csv(path: str | Path) -> list[dict[str, str]]:
+    """The rows of a Lightning `CSVLogger` metrics.csv, or a `WeightError` saying what it is not."""
+    path = Path(path)
+    fix = "pass the metrics.csv of Lightning's CSVLogger (--metrics-csv)"
     if not path.is_file():
-        raise WeightError(f"{path} does not exist: pass the metrics.csv of Lightning's CSVLogger")
-    with open(path, newline="") as file:
-        rows = list(csv.DictReader(file))
+        what = "is a folder" if path.is_dir() else "does not exist"
+        raise WeightError(f"{path} {what}", fix)
+    try:
+        with open(path, newline="", encoding="utf-8") as file:
+            rows = list(csv.DictReader(file))
+    except (UnicodeDecodeError, csv.Error):
+        rows = []
     if not rows or "train/loss" not in rows[0] or "step" not in rows[0]:
-        raise WeightError(f"{path} is not a Lightning CSVLogger metrics.csv with train/loss")
+        raise WeightError(f"{path} is not a Lightning CSVLogger metrics.csv with train/loss", fix)
+    try:
+        for row in rows:
+            [float(value) for value in row.values() if value]
+    except (TypeError, ValueError):
+        raise WeightError(f"{path} has values that are not numbers", fix) from None
     return rows
 
 

@@ -1,4 +1,7 @@
-"""`zoo eval` and `zoo publish`: re-measure a published weight; publish a Lightning checkpoint."""
+"""`zoo eval` and `zoo publish`: re-measure a published weight; publish a Lightning checkpoint.
+
+Faults are raised (`WeightError`, a `BadInput`): `zoo.cli.main` prints them as one line.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +9,6 @@ import argparse
 import json
 import sys
 from typing import Any
-
-from zoo.weights.table import WeightError, split_key
 
 
 def eval_command(argv: list[str]) -> int:
@@ -25,20 +26,16 @@ def eval_command(argv: list[str]) -> int:
     from zoo.weights.calibration import calibration_problems, remeasure, uncalibrated_reason
     from zoo.weights.cards import format_metric
     from zoo.weights.evaluate import datamodule_for, evaluate, matches
-    from zoo.weights.table import default_table
+    from zoo.weights.table import default_table, resolve_key
 
-    try:
-        table = default_table()
-        weight = table.resolve(*split_key(args.weight))
-        model = load_weight(weight, table)
-        datamodule = datamodule_for(weight, args.data_dir)
-        result = evaluate(model, datamodule)
-        remeasured = None
-        if weight.calibration is not None:
-            remeasured = remeasure(model, datamodule, weight)
-    except (WeightError, KeyError, FileNotFoundError) as err:
-        print(f"zoo eval: {err.args[0] if isinstance(err, KeyError) else err}", file=sys.stderr)
-        return 2
+    table = default_table()
+    weight = resolve_key(table, args.weight)
+    model = load_weight(weight, table)
+    datamodule = datamodule_for(weight, args.data_dir)
+    result = evaluate(model, datamodule)
+    remeasured = None
+    if weight.calibration is not None:
+        remeasured = remeasure(model, datamodule, weight)
     shown = format_metric(result.metric_name, result.value)
     count = f" ({result.correct:,} / {result.samples:,})" if result.correct is not None else ""
     label = "accuracy" if result.metric_name == "acc" else "result"
@@ -115,29 +112,25 @@ def publish_command(argv: list[str]) -> int:
     from zoo.weights.cards import format_metric
     from zoo.weights.publish import publish
 
-    try:
-        weight = publish(
-            args.checkpoint,
-            name=args.name,
-            tag=args.tag,
-            seed=args.seed,
-            recipe=args.recipe,
-            epochs=args.epochs,
-            wall_time_s=args.wall_time,
-            hardware_used=args.hardware,
-            notes=args.notes,
-            url=args.url,
-            datamodule=args.datamodule,
-            data_args=dict(args.data_arg) if args.data_arg else None,
-            data_dir=args.data_dir,
-            metrics_csv=args.metrics_csv,
-            make_default=not args.no_default,
-            force=args.force,
-            license=args.license,
-        )
-    except (WeightError, KeyError, FileNotFoundError) as err:
-        print(f"zoo publish: {err.args[0] if isinstance(err, KeyError) else err}", file=sys.stderr)
-        return 2
+    weight = publish(
+        args.checkpoint,
+        name=args.name,
+        tag=args.tag,
+        seed=args.seed,
+        recipe=args.recipe,
+        epochs=args.epochs,
+        wall_time_s=args.wall_time,
+        hardware_used=args.hardware,
+        notes=args.notes,
+        url=args.url,
+        datamodule=args.datamodule,
+        data_args=dict(args.data_arg) if args.data_arg else None,
+        data_dir=args.data_dir,
+        metrics_csv=args.metrics_csv,
+        make_default=not args.no_default,
+        force=args.force,
+        license=args.license,
+    )
     shown = format_metric(weight.metric_name, weight.metric_value)
     print(f"published {weight.key}: test {shown}, {weight.file} (sha256 {weight.sha256[:12]}…)")
     cal = weight.calibration

@@ -3,16 +3,22 @@
 `publish` reads the checkpoint without unpickling code (`torch.load(weights_only=True)`), loads
 its `state_dict` strictly into the registered model, measures it on the official test split,
 fits its temperature on the validation split (`zoo.weights.calibration`), and only when every
-check has passed writes the files, each atomically, the table last. The safetensors file holds
-the trained weights as they are; the temperature lives in the table.
+check has passed writes the files, all or nothing (`zoo.weights.transaction`): a replaced
+weight stays loadable until the new table is in place. The safetensors file holds the trained
+weights as they are; the temperature lives in the table.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
+import math
 import pickle
+import re
+import urllib.parse
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +31,7 @@ from zoo.files import atomic_write
 from zoo.models import ZooModule, model_info, model_names
 from zoo.models.base import PRECISION_KEY
 from zoo.weights.calibration import CalibrationError, CalibrationRun, calibrate_model
-from zoo.weights.cards import render_card, render_curves, render_reliability
+from zoo.weights.cards import check_metrics_csv, render_curves, render_reliability
 from zoo.weights.evaluate import (
     cpu_name,
     default_datamodule,
@@ -46,7 +52,13 @@ from zoo.weights.table import (
     check_tag,
     packaged_table_path,
     source_root,
-    write_table,
+)
+from zoo.weights.transaction import (
+    commit,
+    file_name_for,
+    remove_unlisted,
+    stage_plot,
+    writing,
 )
 
 # One metadata entry only: safetensors writes several in arbitrary order, and the file's
@@ -55,6 +67,12 @@ HEADER_KEY = "zoo_weight"
 # Keys of a Lightning state_dict that belong to torchmetrics objects, not to the network.
 METRIC_PREFIX = "metrics."
 PLAIN_TYPES = (str, int, float, bool, type(None))
+# The first bytes of a zip archive: every checkpoint torch.save has written since PyTorch 1.6.
+ZIP_MAGIC = b"PK\x03\x04"
+GIVE_CKPT = (
+    "give the .ckpt file a Lightning Trainer saved (zoo fit keeps them in "
+    "runs/NAME/VERSION/checkpoints/, e.g. last.ckpt)"
+)
 
 
 def source_table() -> WeightTable:
@@ -70,20 +88,62 @@ def source_table() -> WeightTable:
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
-    """A Lightning checkpoint loaded without executing code, with its state_dict and hparams."""
+    """A Lightning checkpoint loaded without executing code, with its state_dict and hparams.
+
+    Anything else (a missing path, a folder, an empty, truncated or text file, a pickle that
+    would run code) is a `WeightError` naming the file and what to give instead.
+    """
     path = Path(path)
-    if not path.is_file():
-        raise WeightError(f"checkpoint {path} does not exist")
+    zipped = _checkpoint_kind(path)
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as err:
+        with warnings.catch_warnings():
+            # torch warns about the pickle protocol of a file it then refuses: zoo says why.
+            warnings.filterwarnings("ignore", message=r"Detected pickle protocol")
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        if "Weights only load failed" not in str(err):
+            raise _not_a_checkpoint(path, zipped) from None
         raise WeightError(
-            f"{path} cannot be loaded safely (weights_only=True): {str(err).splitlines()[0]}. "
-            "Publish only Lightning checkpoints whose hyperparameters are plain types"
+            f"{path} cannot be loaded safely (weights_only=True): it holds "
+            f"{_unsafe_global(err)}, which only running code from the file could rebuild",
+            "give a checkpoint whose hyperparameters are plain values (str, int, float, bool, "
+            "lists and dicts of them)",
         ) from None
+    except (RuntimeError, EOFError, ValueError, KeyError, IndexError, UnicodeDecodeError):
+        raise _not_a_checkpoint(path, zipped) from None
     if not isinstance(ckpt, dict) or not isinstance(ckpt.get("state_dict"), dict):
-        raise WeightError(f"{path} is not a Lightning checkpoint (no state_dict)")
+        raise WeightError(f"{path} is not a Lightning checkpoint (it has no state_dict)", GIVE_CKPT)
     return ckpt
+
+
+def _checkpoint_kind(path: Path) -> bool:
+    """Whether `path` is a zip archive (a modern torch checkpoint); raise for what is no file."""
+    if path.is_dir():
+        raise WeightError(f"checkpoint {path} is a folder, not a checkpoint file", GIVE_CKPT)
+    if not path.exists():
+        raise WeightError(f"checkpoint {path} does not exist", GIVE_CKPT)
+    with open(path, "rb") as file:
+        head = file.read(len(ZIP_MAGIC))
+    if not head:
+        raise WeightError(
+            f"checkpoint {path} is empty (0 bytes): the run that saved it did not finish",
+            GIVE_CKPT,
+        )
+    return head == ZIP_MAGIC
+
+
+def _not_a_checkpoint(path: Path, zipped: bool) -> WeightError:
+    if zipped:
+        return WeightError(
+            f"checkpoint {path} is truncated or damaged (an incomplete zip archive)",
+            "copy it again, or give another .ckpt of the run",
+        )
+    return WeightError(f"{path} is not a PyTorch checkpoint", GIVE_CKPT)
+
+
+def _unsafe_global(err: pickle.UnpicklingError) -> str:
+    found = re.search(r"Unsupported global: GLOBAL (\S+)", str(err))
+    return f"a {found[1]}" if found else "Python objects other than tensors and plain values"
 
 
 def plain_hparams(ckpt: dict[str, Any], path: str | Path) -> dict[str, Any]:
@@ -124,6 +184,30 @@ def model_from_checkpoint(
     return model.eval(), {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
 
 
+def _check_arguments(
+    seed: Any, epochs: Any, wall_time_s: Any, url: str | None
+) -> None:  # fmt: skip
+    def whole(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    if not whole(seed):
+        raise WeightError(f"seed must be the integer the run was seeded with, got {seed!r}")
+    if epochs is not None and not (whole(epochs) and epochs >= 0):
+        raise WeightError(f"epochs (--epochs) must be a whole number, 0 or more, got {epochs!r}")
+    if wall_time_s is not None and not (
+        isinstance(wall_time_s, (int, float)) and 0 < wall_time_s < math.inf
+    ):
+        raise WeightError(
+            f"wall_time_s (--wall-time) must be the run's training seconds, more than 0, "
+            f"got {wall_time_s!r}"
+        )
+    if url is not None and urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+        raise WeightError(
+            f"url (--url) must be an http:// or https:// address, got {url!r}",
+            "give where the .safetensors file can be downloaded, or leave it out",
+        )
+
+
 def training_record(
     ckpt: dict[str, Any],
     seed: int,
@@ -134,18 +218,17 @@ def training_record(
     notes: str,
 ) -> TrainingInfo:
     """The weight's `training` section from the checkpoint and what the caller states."""
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise WeightError(f"seed must be the integer the run was seeded with, got {seed!r}")
     if epochs is None:
         epochs = _nested(ckpt, "loops", "fit_loop", "epoch_progress", "current", "processed")
     if wall_time_s is None:
         wall_time_s = _nested(ckpt, "callbacks", "Timer", "time_elapsed", "train")
     if not isinstance(epochs, int) or epochs < 0:
-        raise WeightError("the checkpoint does not say how many epochs ran; pass epochs=")
+        raise WeightError("the checkpoint does not say how many epochs ran", "pass --epochs N")
     if not isinstance(wall_time_s, (int, float)) or wall_time_s <= 0:
         raise WeightError(
-            "the training wall time is unknown: pass wall_time_s= (--wall-time SECONDS), or "
-            "train with Lightning's Timer callback, which stores it in the checkpoint"
+            "the training wall time is unknown",
+            "pass wall_time_s= (--wall-time SECONDS), or train with Lightning's Timer callback, "
+            "which stores it in the checkpoint",
         )
     return TrainingInfo(
         recipe=recipe,
@@ -213,6 +296,9 @@ def publish(
     """
     table = table or source_table()
     key = _check_new_key(name, tag, table, force)
+    _check_arguments(seed, epochs, wall_time_s, url)
+    if metrics_csv is not None:
+        check_metrics_csv(metrics_csv)
     ckpt = read_checkpoint(ckpt_path)
     init_args = plain_hparams(ckpt, ckpt_path)
     model, state = model_from_checkpoint(name, ckpt, init_args)
@@ -264,8 +350,9 @@ def publish(
         date=dt.date.today().isoformat(),
     )
     # The staged table checks the new entry exactly as loading the table will.
-    staged = table.with_weight(weight, make_default)
-    _write(table, staged, key, payload, curves, diagram)
+    table.with_weight(weight, make_default)
+    plots = {table.curve_path(weight): curves, table.reliability_path(weight): diagram}
+    _write(table, weight, make_default, force, payload, plots)
     return table.get(key)
 
 
@@ -288,13 +375,15 @@ def reliability_png(run: CalibrationRun, key: str) -> bytes:
 
 def _check_new_key(name: str, tag: str, table: WeightTable, force: bool) -> str:
     if name not in model_names():
-        model_info(name)  # raises the registry's error listing valid names
+        raise WeightError(
+            f"unknown model {name!r} (--name)", f"choose one of: {', '.join(model_names())}"
+        )
     check_tag(tag)
     key = f"{name}.{tag}"
     if key in table and not force:
         raise WeightError(
-            f"{key} is already published ({table.table_path}); choose another tag, or pass "
-            "force=True (--force) to replace it"
+            f"{key} is already published ({table.table_path})",
+            "choose another tag, or pass force=True (--force) to replace it",
         )
     return key
 
@@ -316,33 +405,25 @@ def _datamodule_choice(
 
 def _write(
     table: WeightTable,
-    staged: WeightTable,
-    key: str,
+    weight: Weight,
+    make_default: bool,
+    force: bool,
     payload: bytes,
-    curves: bytes | None,
-    diagram: bytes | None,
+    plots: dict[Path, bytes | None],
 ) -> None:
-    weight = staged.get(key)
-    atomic_write(table.file_path(weight), payload)
-    # A replaced weight must not keep the old run's plots.
-    write_or_remove(table.curve_path(weight), curves)
-    write_or_remove(table.reliability_path(weight), diagram)
-    # Cards show which tag is the default, so every card of the model is regenerated.
-    write_model_cards(table, staged, {weight.model})
-    write_table(table.table_path, staged.to_dict())  # last: the table only names files that exist
-    table.reload()
-
-
-def write_or_remove(path: Path, data: bytes | None) -> None:
-    """Write `data` to `path` atomically, or remove `path` when there is no data."""
-    if data is not None:
-        atomic_write(path, data)
-    elif path.exists():
-        path.unlink()
-
-
-def write_model_cards(table: WeightTable, staged: WeightTable, models: set[str]) -> None:
-    """(Re)write the card of every weight of `models`, rendered from `staged`."""
-    for other in staged.weights():
-        if other.model in models:
-            atomic_write(table.card_path(other), render_card(other, staged).encode("utf-8"))
+    """Commit `weight` with its file and plots into `table` all or nothing
+    (`zoo.weights.transaction`): a kill or a full disk at any moment leaves the old table, or
+    the new one, each with every file it lists."""
+    with writing(table):
+        # Re-checked under the lock: another publish may have taken the tag meanwhile.
+        _check_new_key(weight.model, weight.tag, table, force)
+        weight = dataclasses.replace(weight, file=file_name_for(weight, table))
+        staged = table.with_weight(weight, make_default)
+        try:
+            atomic_write(table.file_path(weight), payload)
+            for plot, data in plots.items():
+                stage_plot(plot, data, weight)
+        except BaseException:
+            remove_unlisted(table)  # what this attempt wrote; the table is the old one
+            raise
+        commit(table, staged)

@@ -45,6 +45,18 @@ def split_key(spec: str) -> tuple[str, str]:
     return name, tag or DEFAULT_TAG
 
 
+def resolve_key(table: WeightTable, spec: str) -> Weight:
+    """The weight `MODEL` or `MODEL.TAG` names in `table`; an unknown model is a `WeightError`
+    too (`WeightTable.resolve` raises the registry's `KeyError` for it)."""
+    name, tag = split_key(spec)
+    if name not in model_names():
+        published = ", ".join(table.published_models()) or "none"
+        raise WeightError(
+            f"unknown model {name!r} in {spec!r}", f"models with published weights: {published}"
+        )
+    return table.resolve(name, tag)
+
+
 class WeightError(BadInput):
     """A published weight that cannot be used: unknown, missing, corrupted or mismatched."""
 
@@ -221,14 +233,16 @@ def _check_identity(key: str, weight: Weight) -> None:
         )
     if key != weight.key:
         raise _FieldError(f"the key must be model.tag, but the fields say {weight.key}")
-    if weight.file != f"{key}.safetensors":
-        raise _FieldError(f"field file must be {key}.safetensors, got {weight.file!r}")
     for name, value in (
         ("sha256", weight.sha256),
         ("dataset.test_sha256", weight.dataset.test_sha256),
     ):
         if not SHA256_PATTERN.match(value):
             raise _FieldError(f"field {name} must be 64 lower-case hex digits, got {value!r}")
+    # A replacement is written next to the file it replaces, under the name with its digest.
+    names = (f"{key}.safetensors", f"{key}.{weight.sha256[:16]}.safetensors")
+    if weight.file not in names:
+        raise _FieldError(f"field file must be {names[0]} or {names[1]}, got {weight.file!r}")
     _check_calibration(weight)
 
 

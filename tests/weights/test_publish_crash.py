@@ -11,11 +11,14 @@ publish succeeds and leaves nothing behind: no temporary, no unlisted file, ever
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import lightning as L
@@ -244,3 +247,50 @@ def test_a_sigkill_injected_into_the_commit_syscall(pristine: Path, tmp_path: Pa
     assert entry(table) == old
     assert json.loads(table.table_path.read_text(encoding="utf-8"))["weights"][TARGET] == old
     publish_again(table, run)
+
+
+def test_settling_removes_only_what_zoo_leaves_behind(checkout: Path) -> None:
+    table = table_of(checkout)
+    files = table.files_dir
+    leftovers = [
+        "linear_regression.v9.safetensors",  # a weight file no entry lists
+        f"{TARGET}.0123456789abcdef.safetensors",  # a replacement that never committed
+        f".{TARGET}.safetensors.k2j4h5g6.part",  # a temporary of a killed write
+        f".{TARGET}.png.0123456789abcdef.pending",  # a plot of an entry that never committed
+        "linear_regression.v9.md",  # the card of no entry
+    ]
+    others = ["notes.txt", "my.model.safetensors", ".hidden", "resnet.v1.safetensors"]
+    for name in leftovers + others:
+        (files / name).write_bytes(b"x")
+    (table.table_path.parent / ".published.json.a1b2c3d4.part").write_bytes(b"{")
+    card = table.card_path(table.get(TARGET))
+    card.write_text("an old card\n", encoding="utf-8")
+    zoo.weights.write_cards(table)
+    assert_loadable(table)
+    assert {p.name for p in files.iterdir()} == {
+        *(w.file for w in table.weights()),
+        *(f"{k}.{kind}" for k in KEYS for kind in ("md", "png")),
+        "multifeature_mlp.breast_cancer_v1.reliability.png",
+        *others,
+    }
+    assert not (table.table_path.parent / ".published.json.a1b2c3d4.part").exists()
+    assert card.read_text(encoding="utf-8") == render_card(table.get(TARGET), table)
+
+
+def test_a_second_writer_waits_for_the_first(checkout: Path, run: Path) -> None:
+    table = table_of(checkout)
+    before = table.table_path.read_bytes()
+    holder = os.open(table.table_path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    fcntl.flock(holder, fcntl.LOCK_EX)  # what a publish holds while it writes
+    waiting = threading.Thread(target=publish_again, args=(table, run))
+    try:
+        waiting.start()
+        waiting.join(timeout=3)
+        assert waiting.is_alive(), "the publish did not wait for the lock"
+        assert table.table_path.read_bytes() == before
+        assert not [p for p in table.files_dir.iterdir() if p.name.startswith(".")]
+    finally:
+        os.close(holder)
+        waiting.join(timeout=120)
+    assert not waiting.is_alive()
+    assert table_of(checkout).get(TARGET).training.seed == 2

@@ -100,3 +100,13 @@ def test_the_command_prints_one_line_per_weight(capsys) -> None:
     assert SHIPPED.table_path.read_bytes() == before
     assert main(["--dry-run", "linear_regression.v9"]) == 2
     assert "unknown tag 'v9'" in capsys.readouterr().err
+
+
+def test_the_command_names_an_unknown_model_in_one_line(capsys) -> None:
+    assert main(["--dry-run", "resnet.v1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "python -m zoo.weights.calibrate: unknown model 'resnet' in 'resnet.v1' — models with "
+        "published weights: "
+    )
+    assert err.count("\n") == 1

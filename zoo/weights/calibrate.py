@@ -27,7 +27,7 @@ from zoo.weights.evaluate import datamodule_for
 from zoo.weights.publish import reliability_png, source_table
 from zoo.weights.store import read_state_dict, weight_file
 from zoo.weights.table import Weight, WeightError, WeightTable, resolve_key
-from zoo.weights.transaction import commit, remove_unlisted, stage_plot, writing
+from zoo.weights.transaction import commit, stage_plot, writing
 
 PROG = "python -m zoo.weights.calibrate"
 
@@ -123,14 +123,13 @@ def _write(table: WeightTable, outcomes: list[Outcome]) -> None:
         for outcome in outcomes:
             _check_unchanged(table, outcome.weight)
             staged = staged.with_weight(outcome.weight)
-        try:
+
+        def stage() -> None:
             for outcome in outcomes:
                 plot = table.reliability_path(outcome.weight)
                 stage_plot(plot, outcome.diagram, outcome.weight)
-        except BaseException:
-            remove_unlisted(table)
-            raise
-        commit(table, staged)
+
+        commit(table, staged, stage)
 
 
 def _check_unchanged(table: WeightTable, weight: Weight) -> None:

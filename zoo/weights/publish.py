@@ -53,13 +53,7 @@ from zoo.weights.table import (
     packaged_table_path,
     source_root,
 )
-from zoo.weights.transaction import (
-    commit,
-    file_name_for,
-    remove_unlisted,
-    stage_plot,
-    writing,
-)
+from zoo.weights.transaction import commit, file_name_for, stage_plot, writing
 
 # One metadata entry only: safetensors writes several in arbitrary order, and the file's
 # bytes (hence its SHA-256) must depend on nothing but the weights and their name.
@@ -101,11 +95,12 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
             warnings.filterwarnings("ignore", message=r"Detected pickle protocol")
             ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        if "Weights only load failed" not in str(err):
+        unsafe = re.search(r"Unsupported global: GLOBAL (\S+)", str(err))
+        if unsafe is None:  # a pickle, but not of a checkpoint
             raise _not_a_checkpoint(path, zipped) from None
         raise WeightError(
-            f"{path} cannot be loaded safely (weights_only=True): it holds "
-            f"{_unsafe_global(err)}, which only running code from the file could rebuild",
+            f"{path} cannot be loaded safely (weights_only=True): it holds a {unsafe[1]}, "
+            "which only running code from the file could rebuild",
             "give a checkpoint whose hyperparameters are plain values (str, int, float, bool, "
             "lists and dicts of them)",
         ) from None
@@ -122,6 +117,8 @@ def _checkpoint_kind(path: Path) -> bool:
         raise WeightError(f"checkpoint {path} is a folder, not a checkpoint file", GIVE_CKPT)
     if not path.exists():
         raise WeightError(f"checkpoint {path} does not exist", GIVE_CKPT)
+    if not path.is_file():  # reading a FIFO would wait forever, a device would never end
+        raise WeightError(f"checkpoint {path} is not a regular file", GIVE_CKPT)
     with open(path, "rb") as file:
         head = file.read(len(ZIP_MAGIC))
     if not head:
@@ -139,11 +136,6 @@ def _not_a_checkpoint(path: Path, zipped: bool) -> WeightError:
             "copy it again, or give another .ckpt of the run",
         )
     return WeightError(f"{path} is not a PyTorch checkpoint", GIVE_CKPT)
-
-
-def _unsafe_global(err: pickle.UnpicklingError) -> str:
-    found = re.search(r"Unsupported global: GLOBAL (\S+)", str(err))
-    return f"a {found[1]}" if found else "Python objects other than tensors and plain values"
 
 
 def plain_hparams(ckpt: dict[str, Any], path: str | Path) -> dict[str, Any]:
@@ -419,11 +411,10 @@ def _write(
         _check_new_key(weight.model, weight.tag, table, force)
         weight = dataclasses.replace(weight, file=file_name_for(weight, table))
         staged = table.with_weight(weight, make_default)
-        try:
+
+        def stage() -> None:
             atomic_write(table.file_path(weight), payload)
             for plot, data in plots.items():
                 stage_plot(plot, data, weight)
-        except BaseException:
-            remove_unlisted(table)  # what this attempt wrote; the table is the old one
-            raise
-        commit(table, staged)
+
+        commit(table, staged, stage)

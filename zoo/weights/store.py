@@ -22,7 +22,13 @@ from safetensors.torch import load_file
 from torch import Tensor
 
 from zoo.files import CHUNK, give_default_mode, sha256_of
-from zoo.weights.table import Weight, WeightError, WeightTable
+from zoo.weights.table import Weight, WeightError, WeightTable, bundled_files_dir
+
+# How to get a bundled file back: it came with the package (or the clone).
+REINSTALL = (
+    "reinstall zoo (pip install --force-reinstall --no-deps zoo), or in a clone of the "
+    "repository restore the file: git checkout -- zoo/weights/published"
+)
 
 
 def file_problem(path: Path, weight: Weight) -> str | None:
@@ -36,14 +42,20 @@ def file_problem(path: Path, weight: Weight) -> str | None:
     return None
 
 
-def verify_file(path: Path, weight: Weight) -> None:
-    """Raise `WeightError` unless `path` has the size and SHA-256 the table records."""
+def verify_file(path: Path, weight: Weight, fix: str = REINSTALL) -> None:
+    """Raise `WeightError` (saying `fix`) unless `path` has the size and SHA-256 the table
+    records."""
     problem = file_problem(path, weight)
     if problem is not None:
-        raise WeightError(
-            f"{path} {problem}: the file is truncated, corrupted or another weight; delete it "
-            "and reinstall zoo (or download it again)"
-        )
+        what = f"{path} {problem}: the file is truncated, corrupted or another weight"
+        raise WeightError(what, fix)
+
+
+def restore_hint(table: WeightTable, weight: Weight) -> str:
+    """How to get a damaged or missing file of `table` back: reinstall zoo for a bundled one."""
+    if table.files_dir.resolve() == bundled_files_dir():
+        return REINSTALL
+    return f"publish {weight.key} again into {table.files_dir}, or restore the file from a backup"
 
 
 def hub_cache_dir() -> Path:
@@ -55,12 +67,12 @@ def weight_file(weight: Weight, table: WeightTable, download: bool = True) -> Pa
     """The verified local file of `weight`: bundled, cached, or downloaded now."""
     bundled = table.file_path(weight)
     if bundled.is_file():
-        verify_file(bundled, weight)
+        verify_file(bundled, weight, restore_hint(table, weight))
         return bundled
     if weight.url is None:
         raise WeightError(
-            f"{weight.file} is missing from {table.files_dir} and has no download URL: the "
-            "installation is incomplete; reinstall zoo (its wheel bundles the file)"
+            f"{weight.file} is missing from {table.files_dir} and has no download URL",
+            restore_hint(table, weight),
         )
     cached = hub_cache_dir() / weight.file
     if cached.is_file():
@@ -124,16 +136,20 @@ def check_header(path: Path, weight: Weight) -> None:
         with safe_open(str(path), framework="pt", device="cpu") as file:
             owner = (file.metadata() or {}).get("zoo_weight", "")
     except SafetensorError as err:
-        raise WeightError(f"{path} is not a valid safetensors file: {err}") from None
+        raise WeightError(f"{path} is not a valid safetensors file ({err})", REINSTALL) from None
     owner = owner.split(".", 1)[0] or None
     if owner != weight.model:
         raise WeightError(
-            f"the file of {weight.key} holds weights for model {owner!r}, not {weight.model!r}: "
-            "the table points at the wrong file; nothing was loaded"
+            f"{path}, the file of {weight.key}, holds weights for model {owner!r}, not "
+            f"{weight.model!r}: the table points at the wrong file; nothing was loaded",
+            REINSTALL,
         )
 
 
 def read_state_dict(path: Path, weight: Weight) -> dict[str, Tensor]:
     """The tensors of a verified file whose header says it holds `weight`'s model."""
     check_header(path, weight)
-    return load_file(str(path), device="cpu")
+    try:
+        return load_file(str(path), device="cpu")
+    except SafetensorError as err:
+        raise WeightError(f"{path} is not a valid safetensors file ({err})", REINSTALL) from None

@@ -25,12 +25,13 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from zoo.errors import RunFailed
 from zoo.files import atomic_write
+from zoo.models.registry import model_names
 from zoo.weights.table import Weight, WeightTable, write_table
 
 # What publish writes into a weights folder: `<model>.<tag>[.<16 hex>].<kind>`.
@@ -92,12 +93,23 @@ def stage_plot(plot: Path, data: bytes | None, weight: Weight) -> None:
     atomic_write(pending_path(plot, weight), data or b"")
 
 
-def commit(table: WeightTable, staged: WeightTable) -> None:
-    """Replace `table`'s file by `staged` (the commit), re-read it and settle the folder.
+def commit(table: WeightTable, staged: WeightTable, stage: Callable[[], None]) -> None:
+    """Write the new files (`stage`), replace `table`'s file by `staged` (the commit), re-read
+    it and settle the folder. Call it inside `writing(table)`.
 
+    Should anything fail before the table is replaced, what `stage` wrote is removed and the
+    folder is exactly as it was; an `OSError` names the folder when the OS did not name a file.
     Raises `RunFailed` when only the settling fails: the weights are committed by then.
     """
-    write_table(table.table_path, staged.to_dict())
+    try:
+        stage()
+        write_table(table.table_path, staged.to_dict())
+    except BaseException as err:
+        table.reload()  # the table on disk decides what is a leftover: the rename may have happened
+        remove_unlisted(table)
+        if isinstance(err, OSError) and err.filename is None and err.errno is not None:
+            raise OSError(err.errno, err.strerror, str(table.files_dir)) from None
+        raise
     table.reload()
     try:
         settle(table)
@@ -160,13 +172,20 @@ def _is_leftover(name: str, listed: set[str], keys: set[str]) -> bool:
     temporary = TEMPORARY.match(name)
     if temporary:
         target = temporary["target"]
-        return bool(OUTPUT.match(target) or PENDING.match(target))
-    output = OUTPUT.match(name)
+        return bool(_zoo_output(target) or PENDING.match(target))
+    output = _zoo_output(name)
     if output is None:
         return False  # not a name zoo writes: someone else's file
     if output["kind"] == "safetensors":
         return name not in listed
     return output["key"] not in keys or name != _plain_name(output["key"], output["kind"])
+
+
+def _zoo_output(name: str) -> re.Match[str] | None:
+    output = OUTPUT.match(name)
+    if output is None or output["key"].split(".")[0] not in model_names():
+        return None
+    return output
 
 
 def _plain_name(key: str, kind: str) -> str:

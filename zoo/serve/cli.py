@@ -11,8 +11,13 @@ import sys
 import webbrowser
 from types import FrameType
 
-from zoo.serve.server import DEFAULT_BATCH_WAIT_MS, DEFAULT_MAX_BATCH, ZooServer
-from zoo.serve.worker import WorkerError
+from zoo.errors import RunFailed
+from zoo.serve.server import (
+    DEFAULT_BATCH_WAIT_MS,
+    DEFAULT_MAX_BATCH,
+    REQUEST_TIMEOUT_S,
+    ZooServer,
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -44,6 +49,11 @@ def _parser() -> argparse.ArgumentParser:
         "decode images and answer HTTP)",
     )  # fmt: skip
     parser.add_argument(
+        "--request-timeout", type=float, default=REQUEST_TIMEOUT_S, metavar="S",
+        help="how long a request's headers and body may take to arrive, from its first byte "
+        f"(default {REQUEST_TIMEOUT_S:g}; a slower client gets 408 and is disconnected)",
+    )  # fmt: skip
+    parser.add_argument(
         "--verbose", action="store_true", help="log every request and the server's messages"
     )
     return parser
@@ -67,8 +77,10 @@ def _terminated(signum: int, frame: FrameType | None) -> None:
 
 
 def serve_command(argv: list[str]) -> int:
-    """Serve until SIGTERM or Ctrl+C (answering the requests in flight first); exit 1 if the
-    address cannot be listened on or the models cannot load, 2 on bad arguments."""
+    """Serve until SIGTERM or Ctrl+C (answering the requests in flight first).
+
+    Raises `RunFailed` if the address cannot be listened on, `WeightError` or `WorkerError`
+    if the models cannot load (`zoo.cli.main` prints the one line); exits 2 on bad arguments."""
     parser = _parser()
     args = parser.parse_args(argv)
     if not 0 <= args.port <= 65535:
@@ -79,21 +91,24 @@ def serve_command(argv: list[str]) -> int:
         parser.error(f"--batch-wait-ms must be between 0 and 1000, got {args.batch_wait_ms:g}")
     if args.threads is not None and args.threads < 1:
         parser.error(f"--threads must be at least 1, got {args.threads}")
+    if not 0.1 <= args.request_timeout <= 3600:
+        parser.error(
+            f"--request-timeout must be between 0.1 and 3600, got {args.request_timeout:g}"
+        )
     # The models run batches in a process of their own; on small machines, torch's default of
     # every core would fight the threads that decode images and answer HTTP, and spin.
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     threads = args.threads or max(1, (cores or 2) // 2)
     try:
         server = ZooServer(
-            args.host, args.port, None, args.verbose, args.max_batch, args.batch_wait_ms, threads
-        )
+            args.host, args.port, None, args.verbose, args.max_batch, args.batch_wait_ms, threads,
+            request_timeout_s=args.request_timeout,
+        )  # fmt: skip
     except OSError as error:
-        print(
-            f"zoo serve: cannot listen on {args.host}:{args.port}: {error.strerror or error}; "
+        raise RunFailed(
+            f"cannot listen on {args.host}:{args.port}: {error.strerror or error}",
             "choose another --port (0 picks a free one) or --host",
-            file=sys.stderr,
-        )
-        return 1
+        ) from None
     _log_to_stderr(args.verbose)
     # uvicorn handles SIGTERM itself while serving, then raises it again with this handler.
     previous = signal.signal(signal.SIGTERM, _terminated)
@@ -101,9 +116,6 @@ def serve_command(argv: list[str]) -> int:
         _serve(server, args.host, args.open)
     except (KeyboardInterrupt, _Terminated):
         print("zoo serve: stopped", file=sys.stderr)
-    except WorkerError as error:
-        print(f"zoo serve: {error}", file=sys.stderr)
-        return 1
     finally:
         signal.signal(signal.SIGTERM, previous)
         server.server_close()

@@ -54,7 +54,10 @@ from zoo.serve.batching import Batcher, BatcherClosed
 from zoo.serve.worker import ModelWorker, WorkerError
 
 MAX_BODY_BYTES = 2 * 2**20
-BODY_TIMEOUT_S = 30  # a client that stalls mid-body gets a 408 and frees its connection
+# From a request's first byte (or a new connection's start) to its last: a client slower than
+# this (a stalled upload, or a slow-loris trickling its headers) gets a 408 and is disconnected,
+# so it holds neither a connection nor a file descriptor for long.
+REQUEST_TIMEOUT_S = 15.0
 MAX_URL_BYTES = 16 * 2**10
 MAX_HEAD_BYTES = 64 * 2**10  # request line and headers together
 MAX_HEADERS = 100
@@ -184,17 +187,9 @@ def body_length(request: Request) -> int:
     return length
 
 
-async def read_body(request: Request, length: int, timeout_s: float = BODY_TIMEOUT_S) -> bytes:
-    """The whole body, or 408 if it does not arrive within `timeout_s`."""
-    try:
-        body = await asyncio.wait_for(request.body(), timeout_s)
-    except asyncio.TimeoutError:
-        raise ApiError(
-            HTTPStatus.REQUEST_TIMEOUT,
-            f"the body did not arrive within {timeout_s:g} s: send all {length:,} bytes "
-            "that Content-Length announces",
-            {"Connection": "close"},
-        ) from None
+async def read_body(request: Request, length: int) -> bytes:
+    """The whole body (`_HttpProtocol` bounds how long it may take to arrive)."""
+    body = await request.body()
     if len(body) != length:
         raise ApiError(HTTPStatus.BAD_REQUEST, "body is shorter than its Content-Length")
     return body
@@ -250,7 +245,8 @@ class ZooServer:
         batch_wait_ms: how long a batch may wait for more images that are on their way.
         threads: torch threads in the models' process.
         prepare_threads: threads decoding images (default: the cores, 2 to 4).
-        body_timeout_s: how long a request body may take to arrive (then 408).
+        request_timeout_s: how long a request's head and body may take to arrive, from its
+            first byte (then 408, and the connection closes).
     """
 
     def __init__(
@@ -263,9 +259,9 @@ class ZooServer:
         batch_wait_ms: float = DEFAULT_BATCH_WAIT_MS,
         threads: int = 1,
         prepare_threads: int | None = None,
-        body_timeout_s: float = BODY_TIMEOUT_S,
+        request_timeout_s: float = REQUEST_TIMEOUT_S,
     ) -> None:
-        self.body_timeout_s = body_timeout_s
+        self.request_timeout_s = request_timeout_s
         self.socket = _listening_socket(host, port)
         self.server_address: tuple[str, int] = self.socket.getsockname()[:2]
         self.verbose = verbose
@@ -284,13 +280,13 @@ class ZooServer:
         self.asgi = _Headers(build_api(self))
         config = uvicorn.Config(
             self.asgi,
-            http=_HttpProtocol,
+            http=_HttpProtocol.with_timeout(request_timeout_s),
             lifespan="off",
             log_config=None,  # leave logging alone: `zoo serve` sets up its own lines
             log_level="info" if verbose else "error",
             access_log=verbose,
             server_header=False,
-            timeout_graceful_shutdown=body_timeout_s + 10,
+            timeout_graceful_shutdown=request_timeout_s + 10,
         )
         self._uvicorn = uvicorn.Server(config)
         self._stopped = threading.Event()
@@ -498,7 +494,7 @@ def build_api(server: ZooServer) -> FastAPI:
         app = require_app()
         length = body_length(request)
         try:
-            body = await read_body(request, length, server.body_timeout_s)
+            body = await read_body(request, length)
         except ClientDisconnect:
             return Response(status_code=400)  # nobody is left to read it
         loop = asyncio.get_running_loop()
@@ -568,16 +564,106 @@ class _HeadTooLarge(Exception):
 
 class _HttpProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with this server's limits on the request line and headers,
-    and JSON (not uvicorn's plain text) for the requests that it refuses itself."""
+    a deadline on each request's arrival, and JSON (not uvicorn's plain text) for the requests
+    that it refuses itself.
 
+    The deadline runs from a request's first byte (a new connection's start, for the first) to
+    its last; a request that misses it gets a 408 and the connection closes. uvicorn's own
+    keep-alive timeout bounds the wait between an answer and the next request, but nothing
+    bounds a request that trickles in: one byte every few seconds would hold its connection,
+    and enough of them every file descriptor the server has.
+    """
+
+    request_timeout_s = REQUEST_TIMEOUT_S
     _head_bytes = 0
     _url_bytes = 0
     _headers = 0
+    _deadline: asyncio.TimerHandle | None = None
+    _arriving = False  # a request has begun and not yet fully arrived
+    _request_cycle: Any = None  # the arriving request's cycle, once its head is complete
+
+    @classmethod
+    def with_timeout(cls, timeout_s: float) -> type[_HttpProtocol]:
+        """This protocol with each request bounded to `timeout_s` (uvicorn makes one per
+        connection from the class)."""
+        return type(cls.__name__, (cls,), {"request_timeout_s": timeout_s})
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:  # type: ignore[override]
+        """A new connection: it must send its first request in time too."""
+        super().connection_made(transport)  # type: ignore[arg-type]
+        self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """The connection is gone: so is its deadline."""
+        self._disarm()
+        super().connection_lost(exc)
 
     def on_message_begin(self) -> None:
-        """A new request: its head is counted afresh."""
+        """A new request: its head is counted afresh, and its deadline starts."""
         self._head_bytes = self._url_bytes = self._headers = 0
+        self._arriving, self._request_cycle = True, None
+        self._arm()
         super().on_message_begin()
+
+    def on_headers_complete(self) -> None:
+        """The head is in: remember its cycle, to tell whether it has been answered."""
+        super().on_headers_complete()
+        self._request_cycle = self.cycle
+
+    def on_message_complete(self) -> None:
+        """The whole request has arrived in time."""
+        self._arriving = False
+        self._disarm()
+        super().on_message_complete()
+
+    def _arm(self) -> None:
+        self._disarm()
+        self._deadline = self.loop.call_later(self.request_timeout_s, self._timed_out)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _timed_out(self) -> None:
+        self._deadline = None
+        if self.transport.is_closing():
+            return
+        if self.flow.read_paused:
+            # The server holds the rest back (a pipelined request waits for the answer before
+            # it): not the client's delay.
+            self._arm()
+            return
+        if self._arriving and not self._answering():
+            self.logger.info("%s - request timed out after %g s (408)", self._peer(),
+                             self.request_timeout_s)  # fmt: skip
+            self._refuse(HTTPStatus.REQUEST_TIMEOUT, self._timeout_message())
+        else:
+            self.transport.close()
+
+    def _answering(self) -> bool:
+        """Whether an answer is under way on the connection (a 408 would garble it)."""
+        cycle = self.cycle
+        if self.pipeline:
+            return True
+        if cycle is None:
+            return False
+        if cycle is self._request_cycle:
+            return cycle.response_started
+        return not cycle.response_complete
+
+    def _timeout_message(self) -> str:
+        waited = f"{self.request_timeout_s:g} s"
+        length = dict(self.headers or []).get(b"content-length")
+        if self._request_cycle is None or length is None or not length.isdigit():
+            return f"the request's headers did not arrive within {waited}; send them at once"
+        return (
+            f"the body did not arrive within {waited}: send all {int(length):,} bytes "
+            "that Content-Length announces"
+        )
+
+    def _peer(self) -> str:
+        return f"{self.client[0]}:{self.client[1]}" if self.client else "a client"
 
     def on_url(self, url: bytes) -> None:
         """Refuse a URL over MAX_URL_BYTES (414) while it arrives."""
@@ -612,7 +698,11 @@ class _HttpProtocol(HttpToolsProtocol):
     def send_400_response(self, msg: str) -> None:
         """The answer to a request the HTTP parser refused, as JSON with what to fix."""
         error = sys.exc_info()[1]  # send_400_response is called while handling the error
-        status, message = _parser_refusal(error)
+        self._refuse(*_parser_refusal(error))
+
+    def _refuse(self, status: HTTPStatus, message: str) -> None:
+        """Answer `status` with the JSON error `message`, then close the connection."""
+        self._disarm()
         body = json.dumps({"error": message}).encode()
         head = [f"HTTP/1.1 {status.value} {status.phrase}".encode()]
         head += [name + b": " + value for name, value in self.server_state.default_headers]

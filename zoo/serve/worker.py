@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from zoo.errors import RunFailed
+from zoo.errors import EXIT_RUN_FAILED, RunFailed, fault_line
 from zoo.weights.table import WeightTable
 
 START_TIMEOUT_S = 300.0
@@ -38,7 +38,15 @@ CHILD_MAIN = "import sys; from zoo.serve.worker import child_main; child_main(in
 
 
 class WorkerError(RunFailed):
-    """The model process failed: it could not load the models, crashed, or a forward raised."""
+    """The model process failed: it could not load the models, crashed, or a forward raised.
+
+    Its exit status is that of the fault in the child: a corrupted weight file is the user's
+    to fix (2), as the same fault in the server's own process is.
+    """
+
+    def __init__(self, what: str, fix: str = "", exit_code: int = EXIT_RUN_FAILED) -> None:
+        super().__init__(what, fix)
+        self.exit_code = exit_code
 
 
 class ModelWorker:
@@ -89,7 +97,9 @@ class ModelWorker:
             raise WorkerError(f"the model process did not load the models in {timeout_s:g} s")
         status, detail = self._receive()
         if status != "ready":
-            raise WorkerError(f"the model process could not load the models: {detail}")
+            message, exit_code = detail
+            raise WorkerError(f"the model process could not load the models: {message}",
+                              exit_code=exit_code)  # fmt: skip
         self._ready = True
 
     def probabilities(self, images: np.ndarray) -> np.ndarray:
@@ -107,7 +117,9 @@ class ModelWorker:
                 self._stop()
                 raise
             if status != "ok":
-                raise WorkerError(f"a forward failed in the model process: {detail}")
+                message, exit_code = detail
+                raise WorkerError(f"a forward failed in the model process: {message}",
+                                  exit_code=exit_code)  # fmt: skip
             return detail
 
     def _receive(self) -> tuple[str, Any]:
@@ -145,8 +157,8 @@ def _serve(connection: Connection) -> None:
 
         torch.set_num_threads(threads)
         predictors = [Predictor.from_pretrained(key, table) for key in keys]
-    except Exception:
-        connection.send(("error", traceback.format_exc(limit=5)))
+    except Exception as error:
+        connection.send(("error", _explained(error)))
         return
     connection.send(("ready", None))
     while True:
@@ -157,12 +169,21 @@ def _serve(connection: Connection) -> None:
         try:
             outputs = [p.probabilities(images).numpy() for p in predictors]
             reply: tuple[str, Any] = ("ok", np.stack(outputs).astype(np.float32, copy=False))
-        except Exception:
-            reply = ("error", traceback.format_exc(limit=5))
+        except Exception as error:
+            reply = ("error", _explained(error))
         try:
             connection.send(reply)
         except (EOFError, OSError):
             return
+
+
+def _explained(error: Exception) -> tuple[str, int]:
+    # A fault zoo explains (a corrupted weight file) crosses as its one line and exit status; a
+    # bug as its traceback, which is what a report of it needs.
+    fault = fault_line(error)
+    if fault is not None:
+        return fault
+    return traceback.format_exc(limit=5).rstrip(), EXIT_RUN_FAILED
 
 
 def child_main(fd: int) -> None:

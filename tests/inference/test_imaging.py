@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import io
-import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.image_bytes import png_header_only
 from helpers.image_files import VARIANTS, as_photo, write_variant
 from PIL import Image
 
@@ -97,21 +96,10 @@ def test_exif_orientation_is_applied(digits, resnet: Predictor, tmp_path: Path) 
     assert probabilities.argmax().item() == labels[0]
 
 
-def _png_header_only(width: int, height: int) -> bytes:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        crc = struct.pack(">I", zlib.crc32(kind + data))
-        return struct.pack(">I", len(data)) + kind + data + crc
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    rows = zlib.compress(b"\0" * (width + 1) * 4)  # the first rows only: never decoded
-    chunks = chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
-    return b"\x89PNG\r\n\x1a\n" + chunks
-
-
 @pytest.mark.parametrize("side", [9_000, 40_000], ids=["over-zoo-limit", "over-pillow-limit"])
 def test_decompression_bombs_are_refused_from_the_header(side: int) -> None:
     with pytest.raises(ImageError, match="decompression bomb"):
-        read_image(_png_header_only(side, side))
+        read_image(png_header_only(side, side))
 
 
 def _png(size: int = 64) -> bytes:

@@ -346,7 +346,7 @@ def test_file_that_is_not_a_checkpoint_is_refused(tmp_path: Path) -> None:
     bogus.write_bytes(b"not a checkpoint")
     out = str(tmp_path / "m.onnx")
     argv = ("cnn_mnist", "--checkpoint", str(bogus), "--format", "onnx", "-o", out)
-    assert_refused(tmp_path, *argv, says="cannot be loaded safely")
+    assert_refused(tmp_path, *argv, says="is not a PyTorch checkpoint, or is truncated")
 
 
 def test_suffix_that_does_not_match_the_format_is_refused(tmp_path: Path) -> None:

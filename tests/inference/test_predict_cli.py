@@ -59,17 +59,25 @@ def test_errors_go_to_stderr_and_others_still_print(files, capsys) -> None:
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["resnet_mnst", "x.png"], "unknown model 'resnet_mnst'"),
-        (["resnet_mnist.v7", "x.png"], "unknown tag 'v7'"),
-        (["linear_regression", "x.png"], "not an image classifier"),
-        (["resnet_mnist", "x.png", "-k", "0"], "must be at least 1"),
+        (["resnet_mnst", "x.png"], "zoo predict: MODEL: unknown model 'resnet_mnst' — choose"),
+        (["resnet_mnist.v7", "x.png"], "zoo predict: unknown tag 'v7' for resnet_mnist"),
+        (["linear_regression", "x.png"], "zoo predict: linear_regression.toy_v1 is not an image"),
     ],
 )
-def test_bad_arguments_exit_2_with_one_message(argv: list[str], message: str, capsys) -> None:
+def test_bad_models_exit_2_with_one_line(argv: list[str], message: str, capsys) -> None:
+    assert main(["predict", *argv]) == 2
+    out, err = capsys.readouterr()
+    assert err.startswith(message) and err.count("\n") == 1 and out == ""
+
+
+@pytest.mark.parametrize("option", ["-k", "--batch-size"])
+@pytest.mark.parametrize("value", ["0", "-3", "two"])
+def test_bad_counts_are_usage_errors_naming_the_option(option: str, value: str, capsys) -> None:
     with pytest.raises(SystemExit) as exit_info:
-        main(["predict", *argv])
+        main(["predict", "resnet_mnist", "x.png", option, value])
     assert exit_info.value.code == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "usage: zoo predict" in err and f"argument {option}" in err.replace("-k/--top-k", "-k")
 
 
 def test_config_form_still_runs_lightning_predict(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import pickle
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from zoo.errors import BadInput
 from zoo.inference.export import (
     CHECK_BATCHES,
     FORMAT_NAMES,
@@ -26,7 +28,6 @@ from zoo.inference.export import (
     OUTPUT_NAME,
     TOLERANCE,
     ExportError,
-    ExportFailed,
     ExportResult,
     check_output,
     export_file,
@@ -47,10 +48,35 @@ def _predict_parser() -> argparse.ArgumentParser:
         "model", help="MODEL or MODEL.TAG, e.g. resnet_mnist, resnet_mnist.fashion_v1"
     )
     parser.add_argument("files", nargs="+", help="image files, directories or quoted globs")
-    parser.add_argument("-k", "--top-k", type=int, default=3, help="classes per file (default 3)")
-    parser.add_argument("--batch-size", type=int, default=256, help="images per forward pass")
+    parser.add_argument(
+        "-k", "--top-k", type=_positive, default=3, help="classes per file (default 3)"
+    )
+    parser.add_argument("--batch-size", type=_positive, default=256, help="images per forward pass")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     return parser
+
+
+def _positive(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def check_model(spec: str) -> None:
+    """Refuse a MODEL[.TAG] argument whose model is not registered, naming the valid ones."""
+    from zoo.models import model_names
+    from zoo.weights.table import split_key
+
+    name, _ = split_key(spec)
+    if name not in model_names():
+        raise BadInput(
+            f"MODEL: unknown model {name!r}", f"choose one of: {', '.join(model_names())}"
+        )
 
 
 def _text(prediction: Prediction) -> str:
@@ -67,14 +93,9 @@ def predict_command(argv: list[str]) -> int:
         from zoo.training.cli import lightning_command
 
         return lightning_command("predict", argv)
-    parser = _predict_parser()
-    args = parser.parse_args(argv)
-    if args.top_k < 1 or args.batch_size < 1:
-        parser.error("--top-k and --batch-size must be at least 1")
-    try:
-        predictor = Predictor.from_pretrained(args.model)
-    except (KeyError, WeightError) as error:
-        parser.error(str(error.args[0] if isinstance(error, KeyError) else error))
+    args = _predict_parser().parse_args(argv)
+    check_model(args.model)
+    predictor = Predictor.from_pretrained(args.model)
     files = expand_sources(args.files)
     predictions = predictor.predict_files(files, top_k=args.top_k, batch_size=args.batch_size)
     failed = 0
@@ -136,20 +157,20 @@ def load_for_export(
     `checkpoint` loads a Lightning checkpoint of `zoo fit` (without unpickling code).
     """
     from zoo.models import ImageClassifier, model_info
-    from zoo.weights.table import DEFAULT_TAG, WeightError, split_key
+    from zoo.weights.table import DEFAULT_TAG, split_key
 
     name, tag = split_key(spec)
     explicit_tag = tag != DEFAULT_TAG
     info = model_info(name)
     if not issubclass(info.cls, ImageClassifier):
         raise ExportError(
-            f"{name} is not an image model ({info.dataset} data); zoo export handles the image "
-            f"classifiers: {', '.join(image_models())}"
+            f"MODEL {name} is not an image model ({info.dataset} data)",
+            f"zoo export handles the image classifiers: {', '.join(image_models())}",
         )
     if explicit_tag and (random_init or checkpoint):
         raise ExportError(
-            f"{spec} names published weights, which --random-init/--checkpoint replace; "
-            f"export {name} instead"
+            f"MODEL {spec} names published weights, which --random-init/--checkpoint replace",
+            f"export {name} instead",
         )
     if random_init:
         with torch.random.fork_rng(devices=[]):
@@ -158,9 +179,9 @@ def load_for_export(
         weights = f"random-init (seed {seed}, untrained)"
         return model, {"model": name, "weights": weights, **_default_data_metadata(name, model)}
     if checkpoint is not None:
-        from zoo.weights.publish import model_from_checkpoint, plain_hparams, read_checkpoint
+        from zoo.weights.publish import model_from_checkpoint, plain_hparams
 
-        ckpt = read_checkpoint(checkpoint)
+        ckpt = read_export_checkpoint(checkpoint, name)
         model, _ = model_from_checkpoint(name, ckpt, plain_hparams(ckpt, checkpoint))
         weights = f"checkpoint {Path(checkpoint).name}"
         return model, {"model": name, "weights": weights, **_default_data_metadata(name, model)}
@@ -179,6 +200,52 @@ def load_for_export(
         ) from None
     data = _data_metadata(weight.dataset.name, weight.preprocessing, weight.categories)
     return load_weight(weight, table), {"model": name, "weights": weight.key, **data}
+
+
+def read_export_checkpoint(path: str, name: str) -> dict[str, Any]:
+    """The Lightning checkpoint `--checkpoint path` of model `name`, read without running code
+    from it (`weights_only=True`), or one line saying what to give instead."""
+    where = f"--checkpoint {path}"
+    fix = "give the .ckpt file of a zoo fit run"
+    if not Path(path).exists():
+        raise ExportError(f"{where}: no such file", fix)
+    if not Path(path).is_file():  # a FIFO or a device would hang or fill the memory
+        raise ExportError(f"{where} is not a regular file", fix)
+    if Path(path).stat().st_size == 0:
+        raise ExportError(f"{where} is empty: the save that wrote it did not finish", fix)
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch's many kinds of "not a checkpoint", in one line
+        raise ExportError(f"{where} {_unreadable(err)}", fix) from None
+    if not isinstance(ckpt, dict) or not isinstance(ckpt.get("state_dict"), dict):
+        raise ExportError(f"{where} is not a Lightning checkpoint (no state_dict)", fix)
+    saved = dict(ckpt.get("hyper_parameters", {})).get("_class_path")
+    _check_checkpoint_model(where, saved, name)
+    return ckpt
+
+
+def _unreadable(err: Exception) -> str:
+    """Why `torch.load(weights_only=True)` failed, without torch's page of advice."""
+    text = str(err)
+    if "Unsupported global" in text:
+        found = next(line for line in text.splitlines() if "Unsupported global" in line)
+        return f"holds objects that a safe load refuses ({found.strip()[:120]})"
+    if isinstance(err, (pickle.UnpicklingError, EOFError)) or "zip archive" in text:
+        return "is not a PyTorch checkpoint, or is truncated"
+    first = text.strip().splitlines()[0][:160] if text.strip() else type(err).__name__
+    return f"cannot be loaded safely (weights_only=True): {first}"
+
+
+def _check_checkpoint_model(where: str, class_path: str | None, name: str) -> None:
+    from zoo.models import model_info, model_names
+
+    wanted = model_info(name).cls.__name__
+    saved = str(class_path).replace(":", ".").rsplit(".", 1)[-1]
+    if class_path is None or saved == wanted:
+        return
+    matching = [n for n in model_names() if model_info(n).cls.__name__ == saved]
+    fix = f"export it as MODEL {matching[0]}" if matching else f"give a checkpoint of {name}"
+    raise ExportError(f"{where} holds a {saved}, not a {wanted} ({name})", fix)
 
 
 def _run_hint(result: ExportResult) -> str:
@@ -263,22 +330,11 @@ def export_command(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if args.seed is not None and not args.random_init:
         parser.error("--seed applies only to --random-init")
-    from zoo.weights.table import WeightError
-
-    try:
-        check_output(args.output, args.format, args.force)
-        model, metadata = load_for_export(
-            args.model,
-            random_init=args.random_init,
-            seed=args.seed or 0,
-            checkpoint=args.checkpoint,
-        )
-        result = export_file(model, args.format, args.output, metadata=metadata, force=args.force)
-    except ExportFailed as err:
-        print(f"zoo export: {err}", file=sys.stderr)
-        return 1
-    except (ExportError, WeightError, KeyError) as err:
-        print(f"zoo export: {err.args[0] if isinstance(err, KeyError) else err}", file=sys.stderr)
-        return 2
+    check_model(args.model)
+    check_output(args.output, args.format, args.force)
+    model, metadata = load_for_export(
+        args.model, random_init=args.random_init, seed=args.seed or 0, checkpoint=args.checkpoint
+    )
+    result = export_file(model, args.format, args.output, metadata=metadata, force=args.force)
     print(summary(result))
     return 0

@@ -4,7 +4,8 @@
 `export_model(model, format, path)`. The batch dimension stays dynamic; what a deployer needs to
 feed the model (input shape, mean/std, categories, which weights) travels inside the file. Before
 anything is written, the exported artifact is loaded back with its own runtime, run on random
-batches of two sizes and compared with the eager model; the file is then written atomically.
+batches of two sizes and compared with the eager model; the file is then written
+crash-consistently (`write_export`: the old file or the whole new one, whatever kills zoo).
 
 A model with a temperature T other than 1 (published weights are calibrated) is exported with
 the division inside the graph: the output `logits` is `model(x) / T`, so the softmax every
@@ -17,6 +18,9 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
+import secrets
+import signal
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,8 +30,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from zoo.errors import BadInput
-from zoo.files import atomic_write
+from zoo.errors import EXIT_RUN_FAILED, BadInput
 
 FORMATS: dict[str, str] = {"onnx": ".onnx", "torchscript": ".pt", "exported-program": ".pt2"}
 FORMAT_NAMES = {"onnx": "ONNX", "torchscript": "TorchScript", "exported-program": "ExportedProgram"}
@@ -44,6 +47,9 @@ TOLERANCE = 1e-5
 EXAMPLE_BATCH = 2
 CHECK_BATCHES = (1, 7)
 CHECK_SEED = 0
+# Test-only: the crash tests set it to a step of `write_export` to SIGKILL the export there.
+KILL_AT_ENV = "ZOO_TEST_KILL_AT"
+WRITE_STEPS = ("created", "half-written", "written", "synced", "renamed")
 
 BatchFunction = Callable[[Tensor], Tensor]
 """A model, an exported file's runtime or a compiled graph: a float batch in, logits out."""
@@ -55,6 +61,8 @@ class ExportError(BadInput):
 
 class ExportFailed(ExportError):
     """The model could not be exported faithfully; nothing was written."""
+
+    exit_code = EXIT_RUN_FAILED
 
 
 @dataclass(frozen=True)
@@ -88,30 +96,62 @@ def _require(module: str) -> Any:
 
 
 def check_output(path: str | Path, format: str, force: bool = False) -> Path:
-    """`path` as the output of a `format` export, or one clear error saying what to change."""
+    """`path` as the output of a `format` export, or one clear error saying what to change.
+
+    Checked before anything is built: the suffix, the folder (it exists, is a folder, can be
+    written to) and an existing file (replaced only with `force`).
+    """
     if format not in FORMATS:
-        raise ExportError(f"unknown format {format!r}; choose one of: {', '.join(FORMATS)}")
+        raise ExportError(f"unknown --format {format!r}", f"choose one of: {', '.join(FORMATS)}")
     path = Path(path)
     suffix = FORMATS[format]
     if path.suffix.lower() != suffix:
         others = [name for name, ext in FORMATS.items() if ext == path.suffix.lower()]
         hint = f", or did you mean --format {others[0]}?" if others else ""
         raise ExportError(
-            f"{format} files end in {suffix}, but the output is {path.name!r}: name it "
-            f"{path.with_suffix(suffix).name}{hint}"
+            f"--output {path.name!r}: {format} files end in {suffix}",
+            f"name it {path.with_suffix(suffix).name}{hint}",
         )
     if path.is_dir():
         raise ExportError(
-            f"{path} is a directory; give a file name, e.g. {path / f'model{suffix}'}"
+            f"--output {path} is a directory", f"give a file name, e.g. {path / f'model{suffix}'}"
         )
-    if not path.parent.is_dir():
-        raise ExportError(
-            f"the output directory {path.parent} does not exist; create it first "
-            f"(mkdir -p {path.parent})"
-        )
+    _check_folder(path)
     if path.exists() and not force:
-        raise ExportError(f"{path} already exists; pass --force (force=True) to replace it")
+        raise ExportError(
+            f"--output {path} already exists", "pass --force (force=True) to replace it"
+        )
     return path
+
+
+def _check_folder(path: Path) -> None:
+    folder = path.parent
+    if not folder.is_dir():
+        blocker = _first_existing(folder)
+        if blocker is not None and not blocker.is_dir():
+            kind = "a file" if blocker.exists() else "a broken symbolic link"
+            raise ExportError(
+                f"--output {path}: {blocker} is {kind}, not a folder",
+                f"write into a folder, e.g. -o {blocker.parent / path.name}",
+            )
+        raise ExportError(
+            f"--output {path}: the folder {folder} does not exist",
+            f"create it first (mkdir -p {folder})",
+        )
+    if os.statvfs(folder).f_flag & os.ST_RDONLY:
+        raise ExportError(
+            f"--output {path}: {folder} is on a read-only file system", "write somewhere else"
+        )
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ExportError(
+            f"--output {path}: no permission to write into {folder}",
+            "check its permissions, or write somewhere else",
+        )
+
+
+def _first_existing(folder: Path) -> Path | None:
+    """The nearest of `folder` and its parents that exists (a file, a folder, a broken link)."""
+    return next((p for p in (folder, *folder.parents) if os.path.lexists(p)), None)
 
 
 def _input_shape(model: nn.Module) -> tuple[int, ...]:
@@ -356,8 +396,95 @@ def export_file(
             f"model by up to {diff:.3g} (more than {TOLERANCE:g}) on batches of "
             f"{' and '.join(map(str, CHECK_BATCHES))}; nothing was written"
         )
-    atomic_write(path, payload)
+    write_export(path, payload)
     return ExportResult(path, format, len(payload), diff, info)
+
+
+def write_export(path: Path, payload: bytes) -> None:
+    """Write `payload` to `path` crash-consistently: after a crash at any point `path` is the
+    old file (or absent) or the whole new one, never part of one.
+
+    The bytes go to `.NAME.PID.TOKEN.part` in the same folder, are fsynced, and the file is
+    renamed over `path` (then the folder is fsynced, so that the rename survives a power cut).
+    The `.part` files that an export killed earlier left for the same `path` are removed first;
+    the metadata is inside the file, so there is no second file to keep in step. An `OSError`
+    (a full disk) names `path` and leaves nothing behind.
+    """
+    remove_leftovers(path)
+    part = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.part")
+    try:
+        # 0o666 and the umask: the permissions of a normally created file.
+        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+        try:
+            _sync_point("created")
+            half = len(payload) // 2
+            _write_all(fd, payload[:half])
+            _sync_point("half-written")
+            _write_all(fd, payload[half:])
+            _sync_point("written")
+            os.fsync(fd)
+            _sync_point("synced")
+        finally:
+            os.close(fd)
+        os.replace(part, path)
+    except OSError as err:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(part)
+        raise OSError(err.errno, err.strerror, str(path)) from None
+    _sync_point("renamed")
+    _fsync_folder(path.parent)
+
+
+def remove_leftovers(path: Path) -> list[Path]:
+    """Remove the `.part` files that killed exports to `path` left; return them.
+
+    A `.part` named after a process still running is another export's, still being written,
+    and stays; so do the `.part` files of other destinations. One without a process id is
+    from `zoo.files.atomic_writer`, which exports used before.
+    """
+    prefix = f".{path.name}."
+    removed = []
+    for name in sorted(os.listdir(path.parent)):
+        if not (name.startswith(prefix) and name.endswith(".part")):
+            continue
+        pid = name[len(prefix) :].split(".")[0]
+        if not (pid.isdigit() and _running(int(pid))):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path.parent / name)
+            removed.append(path.parent / name)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    # A live export to the same file keeps its .part; only a dead one's is a leftover.
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _fsync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems cannot sync a folder; the rename is done all the same
+    finally:
+        os.close(fd)
+
+
+def _sync_point(step: str) -> None:
+    if os.environ.get(KILL_AT_ENV) == step:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def export_model(

@@ -137,6 +137,7 @@ def test_a_directory_says_which_entries_it_skipped(digit_png, tmp_path: Path, ca
     (tmp_path / "dangling.png").symlink_to("nowhere.png")
     (tmp_path / "null.jpg").symlink_to("/dev/null")
     os.mkfifo(tmp_path / "pipe.bmp")
+    (tmp_path / "self.webp").symlink_to("self.webp")
     (tmp_path / "notes.txt").symlink_to("nowhere.txt")  # not an image name: not a skipped image
     assert main(["predict", "resnet_mnist", str(tmp_path)]) == 1
     out, err = capsys.readouterr()
@@ -148,4 +149,5 @@ def test_a_directory_says_which_entries_it_skipped(digit_png, tmp_path: Path, ca
         "/dev/null) — give a PNG, JPEG, BMP or WebP file",
         f"{tmp_path / 'pipe.bmp'}: error: not a regular file but a named pipe (FIFO) — give a "
         "PNG, JPEG, BMP or WebP file",
+        f"{tmp_path / 'self.webp'}: error: a loop of symbolic links — check where the links point",
     ]

@@ -9,6 +9,7 @@ on any image, after `read_image` has opened it safely and `to_grey` has made it 
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import stat
@@ -77,6 +78,8 @@ def _read_bytes(source: str | Path | bytes) -> bytes:
     except FileNotFoundError:
         raise ImageError(_missing(Path(source))) from None
     except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise ImageError("a loop of symbolic links", "check where the links point") from None
         raise ImageError(f"cannot read: {error.strerror or error}") from None
 
 

@@ -155,6 +155,7 @@ BAD_ARGUMENTS = [
     (["--metrics-csv", "{missing}"], r"{missing} does not exist — pass the metrics\.csv"),
     (["--metrics-csv", "{folder}"], r"{folder} is a folder — pass the metrics\.csv of Lightning"),
     (["--metrics-csv", "{binary}"], r"{binary} is not a Lightning CSVLogger metrics\.csv"),
+    (["--data-dir", "{binary}"], r"--data-dir {binary} is a file, not a folder — give the folder"),
 ]
 
 

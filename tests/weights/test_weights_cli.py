@@ -108,3 +108,14 @@ def test_a_different_calibration_is_reported_as_a_mismatch() -> None:
     assert "validation split differs" in problems[0]
     assert "the validation split gives T = 0.806617, recorded 0.887279" in problems[1]
     assert problems[2] == "test ECE after 0.0166685, recorded 0.0266685"
+
+
+def test_eval_names_a_data_dir_that_is_a_file(tmp_path, capsys) -> None:
+    path = tmp_path / "mnist.tar"
+    path.write_bytes(b"not a folder")
+    assert main(["eval", "cnn_mnist.mnist_quick", "--data-dir", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"zoo eval: --data-dir {path} is a file, not a folder — give the folder the datasets "
+        "are kept in, or leave --data-dir out\n"
+    )

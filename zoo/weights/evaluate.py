@@ -103,12 +103,23 @@ def make_datamodule(
     if cls is None:
         raise WeightError(f"unknown DataModule {name!r}; choose one of: {', '.join(DATAMODULES)}")
     args = dict(init_args)
+    check_data_dir(data_dir)
     if data_dir is not None and issubclass(cls, ImageDataModule):
         args["data_dir"] = str(data_dir)
     try:
         return cls(**args)
     except TypeError as err:
         raise WeightError(f"{name} does not take the arguments {args}: {err}") from None
+
+
+def check_data_dir(data_dir: str | Path | None) -> None:
+    """Raise `WeightError` for a `--data-dir` that exists but is no folder (a missing one is
+    created when the dataset is downloaded into it)."""
+    if data_dir is not None and Path(data_dir).exists() and not Path(data_dir).is_dir():
+        raise WeightError(
+            f"--data-dir {data_dir} is a file, not a folder",
+            "give the folder the datasets are kept in, or leave --data-dir out",
+        )
 
 
 def datamodule_for(weight: Weight, data_dir: str | Path | None = None) -> L.LightningDataModule:

@@ -33,6 +33,7 @@ from zoo.models.base import PRECISION_KEY
 from zoo.weights.calibration import CalibrationError, CalibrationRun, calibrate_model
 from zoo.weights.cards import check_metrics_csv, render_curves, render_reliability
 from zoo.weights.evaluate import (
+    check_data_dir,
     cpu_name,
     default_datamodule,
     describe_data,
@@ -75,8 +76,8 @@ def source_table() -> WeightTable:
     if source_root() is None:
         raise WeightError(
             "publishing writes into a source checkout (zoo/weights/published/ and "
-            "zoo/weights/published.json), but zoo runs from an installed copy; run it from a "
-            "clone of the repository (pip install -e .) or pass table="
+            "zoo/weights/published.json), but zoo runs from an installed copy",
+            "run it from a clone of the repository (pip install -e .), or in Python pass table=",
         )
     return WeightTable(packaged_table_path(), bundled_files_dir())
 
@@ -289,6 +290,7 @@ def publish(
     table = table or source_table()
     key = _check_new_key(name, tag, table, force)
     _check_arguments(seed, epochs, wall_time_s, url)
+    check_data_dir(data_dir)
     if metrics_csv is not None:
         check_metrics_csv(metrics_csv)
     ckpt = read_checkpoint(ckpt_path)

@@ -32,6 +32,7 @@ from pathlib import Path
 from zoo.errors import RunFailed
 from zoo.files import atomic_write
 from zoo.models.registry import model_names
+from zoo.weights.cards import render_card
 from zoo.weights.table import Weight, WeightTable, write_table
 
 # What publish writes into a weights folder: `<model>.<tag>[.<16 hex>].<kind>`.
@@ -123,8 +124,6 @@ def commit(table: WeightTable, staged: WeightTable, stage: Callable[[], None]) -
 def settle(table: WeightTable) -> None:
     """Make `table`'s folder what its committed table says: pending plots of committed entries
     installed, every card rendered from the table, nothing the table does not list."""
-    from zoo.weights.cards import render_card  # cards import the table, as this module does
-
     for weight in table.weights():
         for plot in (table.curve_path(weight), table.reliability_path(weight)):
             _install(pending_path(plot, weight), plot)
@@ -150,8 +149,7 @@ def remove_unlisted(table: WeightTable) -> list[Path]:
     """Delete what a writer of `table` leaves only when it is killed or fails: weight files,
     plots and cards of no committed entry (or not its file), pending plots, temporaries.
     Only names zoo writes are touched. Returns what was removed."""
-    removed = [p for p in _leftovers(table) if _unlink(p)]
-    return removed
+    return [path for path in _leftovers(table) if _unlink(path)]
 
 
 def _leftovers(table: WeightTable) -> Iterator[Path]:

@@ -26,6 +26,10 @@ class ZooError(Exception):
         self.what = what
         self.fix = fix
 
+    def __str__(self) -> str:
+        # The message itself, also where a subclass is a KeyError (which would quote it).
+        return str(self.args[0])
+
 
 class BadInput(ZooError, ValueError):
     """An argument, file or setting the user gave cannot be used (exit status 2)."""

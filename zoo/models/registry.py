@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from zoo.errors import BadInput
+
 if TYPE_CHECKING:
     from zoo.models.base import ZooModule
 
@@ -118,9 +120,13 @@ def model_info(name: str) -> ModelInfo:
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise KeyError(
-            f"unknown model {name!r}; choose one of: {', '.join(model_names())}"
+        raise UnknownModel(
+            f"unknown model {name!r}", f"choose one of: {', '.join(model_names())} (zoo list)"
         ) from None
+
+
+class UnknownModel(BadInput, KeyError):
+    """A model name the registry does not hold (a `KeyError`, as a failed lookup always was)."""
 
 
 def names_of(cls: type) -> list[str]:

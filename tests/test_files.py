@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from helpers.filesystems import fill, small_filesystem
 
-from zoo.files import atomic_write, atomic_writer, remove_leftovers
+from zoo.files import atomic_write, atomic_writer
 
 
 def test_a_write_replaces_the_file_whole(tmp_path: Path) -> None:
@@ -37,14 +37,3 @@ def test_a_full_disk_keeps_the_old_file_and_names_the_path(tmp_path: Path) -> No
         assert raised.value.errno == errno.ENOSPC and raised.value.filename == str(path)
         assert path.read_bytes() == b"old"
         assert not [p for p in disk.iterdir() if p.name.endswith(".part")]
-
-
-def test_leftovers_of_a_crash_are_found_and_removed(tmp_path: Path) -> None:
-    path = tmp_path / "model.onnx"
-    crashed = [tmp_path / ".model.onnx.abc123.part", tmp_path / ".model.onnx.x.part"]
-    for leftover in crashed:
-        leftover.write_bytes(b"partial")
-    other = tmp_path / ".other.onnx.abc.part"
-    other.write_bytes(b"someone else's")
-    assert remove_leftovers(path) == sorted(crashed)
-    assert sorted(tmp_path.iterdir()) == [other]

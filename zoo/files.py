@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import os
 import tempfile
@@ -84,15 +83,6 @@ def fsync_directory(path: str | Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def remove_leftovers(path: str | Path) -> list[Path]:
-    """Delete the temporaries an interrupted `atomic_writer(path)` left; return what went."""
-    path = Path(path)
-    found = sorted(path.parent.glob(f".{glob.escape(path.name)}.*{PART_SUFFIX}"))
-    for leftover in found:
-        leftover.unlink(missing_ok=True)
-    return found
 
 
 def give_default_mode(path: str | Path) -> None:

@@ -17,6 +17,7 @@ import torch
 
 from zoo.data.cifar import CIFAR10DataModule
 from zoo.data.safe_pickle import RefusedGlobalError, load_restricted
+from zoo.errors import BadInput
 from zoo.models import CNNCIFAR
 
 CLASSES = [
@@ -153,15 +154,15 @@ def test_cnn_cifar_fast_dev_run(cifar_dir: Path, tmp_path: Path):
 def test_missing_cifar_names_the_expected_path(tmp_path: Path):
     dm = CIFAR10DataModule(data_dir=tmp_path)
     expected = str(tmp_path / "cifar-10-batches-py")
-    with pytest.raises(FileNotFoundError, match=re.escape(expected)) as info:
+    with pytest.raises(BadInput, match=re.escape(expected)) as info:
         dm.prepare_data()
-    assert "download=True" in str(info.value)
+    assert "--data.download true" in str(info.value)
     assert "data_batch_1" in str(info.value)
 
 
 def test_partly_missing_cifar_lists_the_missing_files(cifar_dir: Path):
     (cifar_dir / "test_batch").unlink()
-    with pytest.raises(FileNotFoundError, match="test_batch not found"):
+    with pytest.raises(BadInput, match="test_batch not found"):
         CIFAR10DataModule(data_dir=cifar_dir.parent).prepare_data()
 
 

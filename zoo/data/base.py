@@ -7,6 +7,7 @@ conversion to float, normalisation and augmentation happen on whole batches in
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 from typing import ClassVar
@@ -17,6 +18,7 @@ from torch import Tensor
 
 from zoo.data.augment import Augmentation
 from zoo.data.loader import TensorBatchLoader
+from zoo.errors import BadInput, RunFailed, ZooError
 
 Split = tuple[Tensor, Tensor]
 
@@ -24,6 +26,13 @@ Split = tuple[Tensor, Tensor]
 def default_data_dir() -> Path:
     """`$ZOO_DATA_DIR`, else `~/.cache/zoo/data`: one copy of each dataset per user."""
     return Path(os.environ.get("ZOO_DATA_DIR", Path.home() / ".cache" / "zoo" / "data"))
+
+
+def check_positive(name: str, value: object) -> None:
+    """`BadInput` naming the option `--data.<name>` unless `value` is an integer >= 1."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise BadInput(f"--data.{name} {value!r}: must be a whole number of at least 1",
+                       f"pass e.g. --data.{name} 64")  # fmt: skip
 
 
 def distributed_place(trainer: L.Trainer | None) -> tuple[int, int]:
@@ -45,6 +54,17 @@ def channels_last(images: Tensor) -> Tensor:
     return images.contiguous(memory_format=torch.channels_last)
 
 
+def _check_folder(path: Path) -> None:
+    """`BadInput` if `path`, or the nearest part of it that exists, is not a folder."""
+    for part in (path, *path.parents):
+        if part.exists():
+            if not part.is_dir():
+                what = "is" if part == path else f"is inside {part}, which is"
+                raise BadInput(f"--data.data_dir {path} {what} a file, not a folder",
+                               "pass a folder (it is created if missing)")  # fmt: skip
+            return
+
+
 class TensorDataModule(L.LightningDataModule):
     """Splits held as tensors, served by resumable `TensorBatchLoader`s.
 
@@ -63,8 +83,8 @@ class TensorDataModule(L.LightningDataModule):
 
     def __init__(self, batch_size: int, eval_batch_size: int, seed: int) -> None:
         super().__init__()
-        if batch_size < 1 or eval_batch_size < 1:
-            raise ValueError("batch_size and eval_batch_size must be positive integers")
+        check_positive("batch_size", batch_size)
+        check_positive("eval_batch_size", eval_batch_size)
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size
         self.seed = seed
@@ -145,6 +165,7 @@ class ImageDataModule(TensorDataModule):
     mean: tuple[float, ...] = (0.5,)
     std: tuple[float, ...] = (0.5,)
     input_shape: tuple[int, int, int] = (1, 28, 28)
+    train_size: int = 0  # images in the official training split (0: not known beforehand)
     augmentation: Augmentation | None = None
     batch_seeds = True
     drop_last = True
@@ -160,15 +181,37 @@ class ImageDataModule(TensorDataModule):
         download: bool = False,
     ) -> None:
         super().__init__(batch_size, eval_batch_size, seed)
-        if val_size < 0:
-            raise ValueError(f"val_size must be >= 0, got {val_size}")
+        self._check_val_size(val_size)
         self.data_dir = Path(data_dir).expanduser() if data_dir else default_data_dir()
+        _check_folder(self.data_dir)
         self.val_size = val_size
         self.augment = augment
         self.download = download
         self.split_index: dict[str, Tensor] = {}
         self._scale_shift: dict[torch.device, tuple[Tensor, Tensor]] = {}
         self._on_device: dict[tuple[str, torch.device], Split] = {}
+
+    def _check_val_size(self, val_size: int) -> None:
+        if isinstance(val_size, bool) or not isinstance(val_size, int) or val_size < 0:
+            raise BadInput(f"--data.val_size {val_size!r}: must be a whole number, 0 or more",
+                           "pass e.g. --data.val_size 5000")  # fmt: skip
+        if self.train_size and val_size >= self.train_size:
+            raise BadInput(
+                f"--data.val_size {val_size}: {self.name}'s training split has "
+                f"{self.train_size:,} images, so none would be left to train on",
+                f"pass a --data.val_size below {self.train_size} (the default is 5000)",
+            )
+
+    def data_dir_fault(self, error: OSError) -> ZooError:
+        """The one-line fault for an OS error writing into `data_dir`: naming the option, the
+        path and what to do; a full disk is a failed run (1), a blocked folder bad input (2)."""
+        where = error.filename or self.data_dir
+        what = f"--data.data_dir {self.data_dir}: cannot write {where} ({error.strerror or error})"
+        if error.errno in (errno.ENOSPC, errno.EDQUOT):
+            return RunFailed(what, "free some space there, or pass another --data.data_dir")
+        if error.errno in (errno.ENOTDIR, errno.EEXIST, errno.EISDIR):
+            return BadInput(what, "a file is in the way: move it, or pass another --data.data_dir")
+        return BadInput(what, "pass a --data.data_dir you can write to (or set $ZOO_DATA_DIR)")
 
     def fetch(self) -> None:
         """Make the dataset's files exist under `data_dir` (unpack, copy or download)."""
@@ -188,8 +231,10 @@ class ImageDataModule(TensorDataModule):
             return
         (train_x, train_y), test = self.load_official()
         if self.val_size >= len(train_x):
-            raise ValueError(
-                f"val_size={self.val_size} leaves no training data ({len(train_x)} samples)"
+            raise BadInput(
+                f"--data.val_size {self.val_size}: the training split in {self.data_dir} has "
+                f"{len(train_x):,} images, so none would be left to train on",
+                f"pass a --data.val_size below {len(train_x)}",
             )
         order = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(self.seed))
         train_idx, val_idx = order[self.val_size :], order[: self.val_size]

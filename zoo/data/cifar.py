@@ -20,6 +20,7 @@ import torch
 from zoo.data.augment import RandomCropFlip
 from zoo.data.base import ImageDataModule, Split
 from zoo.data.safe_pickle import RefusedGlobalError, load_restricted
+from zoo.errors import BadInput
 
 FOLDER = "cifar-10-batches-py"
 TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
@@ -46,6 +47,7 @@ class CIFAR10DataModule(ImageDataModule):
     mean = (0.4914, 0.4822, 0.4465)
     std = (0.2470, 0.2435, 0.2616)
     input_shape = (3, 32, 32)
+    train_size = 50_000
     augmentation = RandomCropFlip(padding=4)
 
     @property
@@ -61,23 +63,27 @@ class CIFAR10DataModule(ImageDataModule):
         """Use the batches where present; otherwise download them if allowed."""
         missing = self.missing_files()
         if missing and not self.download:
-            raise FileNotFoundError(
-                f"{self.name}: {', '.join(missing)} not found in {self.batches_dir}. Extract "
-                f"{ARCHIVE_URL} so that its '{FOLDER}' folder is {self.batches_dir}, or pass "
-                "download=True (needs a network)"
+            raise BadInput(
+                f"{self.name}: {', '.join(missing)} not found in {self.batches_dir}",
+                f"extract {ARCHIVE_URL} so that its '{FOLDER}' folder is {self.batches_dir}, "
+                "or pass --data.download true (needs a network)",
             )
         if missing:
-            self._download()
+            try:
+                self._download()
+            except OSError as error:
+                raise self.data_dir_fault(error) from None
 
     def _download(self) -> None:
         from torchvision.datasets.utils import download_and_extract_archive
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        # Unpack beside the target and move the files in one by one, so an interrupted
-        # extraction never leaves a half-written batch where `load_official` would read it.
+        # Download and unpack beside the target and move the files in one by one, so an
+        # interrupted download or extraction never leaves a half-written file where
+        # `load_official` would read it, and the 163 MB archive goes with the folder.
         with tempfile.TemporaryDirectory(dir=self.data_dir, prefix=".cifar10-") as tmp:
             download_and_extract_archive(
-                ARCHIVE_URL, download_root=self.data_dir, extract_root=tmp, md5=ARCHIVE_MD5
+                ARCHIVE_URL, download_root=tmp, extract_root=tmp, md5=ARCHIVE_MD5
             )
             self.batches_dir.mkdir(exist_ok=True)
             for name in FILES:
@@ -91,9 +97,10 @@ class CIFAR10DataModule(ImageDataModule):
     def _unpickle(self, name: str) -> Any:
         path = self.batches_dir / name
         if not path.is_file():
-            raise FileNotFoundError(
-                f"{self.name}: {path} is missing; call prepare_data() first (Trainer does this "
-                "for you) or pass download=True"
+            raise BadInput(
+                f"{self.name}: {path} is missing",
+                "call prepare_data() first (Trainer does this for you) or pass "
+                "--data.download true",
             )
         try:
             return load_restricted(path)
@@ -105,10 +112,11 @@ class CIFAR10DataModule(ImageDataModule):
             # Malformed input can make the unpickler fail in many ways (EOFError, IndexError, …).
             raise self._bad_file(path, f"truncated or corrupt ({err!r})") from err
 
-    def _bad_file(self, path: Path, problem: str) -> ValueError:
+    def _bad_file(self, path: Path, problem: str) -> BadInput:
         """The error for any damaged file: what is wrong with it and how to get a good copy."""
-        return ValueError(
-            f"{path}: {problem}. Delete {self.batches_dir} and fetch CIFAR-10 again (download=True)"
+        return BadInput(
+            f"{path}: {problem}",
+            f"delete {self.batches_dir} and fetch CIFAR-10 again (--data.download true)",
         )
 
     def _check_label_names(self) -> None:

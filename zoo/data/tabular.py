@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from zoo.data.base import TensorDataModule
+from zoo.errors import BadInput
 
 Split = tuple[Tensor, Tensor]
 
@@ -123,10 +124,15 @@ class TabularDataModule(TensorDataModule):
         seed: int = 0,
     ) -> None:
         super().__init__(batch_size, eval_batch_size, seed)
-        if val_fraction < 0 or test_fraction < 0 or val_fraction + test_fraction >= 1:
-            raise ValueError(
-                f"val_fraction ({val_fraction}) and test_fraction ({test_fraction}) must be >= 0 "
-                "and leave a share for training (sum < 1)"
+        for option, fraction in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
+            if not 0 <= fraction < 1:
+                raise BadInput(f"--data.{option} {fraction}: must be at least 0 and below 1",
+                               f"pass e.g. --data.{option} 0.1")  # fmt: skip
+        if val_fraction + test_fraction >= 1:
+            raise BadInput(
+                f"--data.val_fraction {val_fraction} and --data.test_fraction {test_fraction} "
+                "leave nothing to train on",
+                "make them add up to less than 1 (the defaults are 0.1 and 0.2)",
             )
         self.csv_path = Path(csv_path).expanduser() if csv_path else None
         self.val_fraction = val_fraction

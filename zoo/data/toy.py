@@ -10,6 +10,7 @@ import lightning as L
 import torch
 from torch import Tensor
 
+from zoo.data.base import check_positive
 from zoo.data.loader import TensorBatchLoader
 
 
@@ -25,8 +26,8 @@ class ToyDataModule(L.LightningDataModule):
 
     def __init__(self, batch_size: int | None = None, seed: int = 0) -> None:
         super().__init__()
-        if batch_size is not None and batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer or None, got {batch_size}")
+        if batch_size is not None:
+            check_positive("batch_size", batch_size)
         self.x, self.y = self.make_data()
         self.batch_size = batch_size or len(self.x)
         self.seed = seed

@@ -136,10 +136,21 @@ def test_uint8_images_are_rejected_with_a_hint_to_preprocess() -> None:
         zoo.CNNMNIST()(torch.zeros(2, 1, 28, 28, dtype=torch.uint8))
 
 
+def test_a_batch_of_another_dtype_is_one_clear_error() -> None:
+    model = zoo.CNNMNIST()
+    with pytest.raises(ValueError, match=r"float32 weights, got a torch.float64 batch.*x.to"):
+        model(torch.zeros(2, 1, 28, 28, dtype=torch.float64))
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # autocast casts for itself
+        assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+    assert model.double()(torch.zeros(2, 1, 28, 28, dtype=torch.float64)).dtype == torch.float64
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [({"optimizer": "rmsprop"}, "optimizer"), ({"scheduler": "step"}, "scheduler"),
-     ({"lr": 0.0}, "lr")],
+     ({"lr": 0.0}, "lr"), ({"lr": float("nan")}, "lr"), ({"momentum": -5}, "momentum"),
+     ({"weight_decay": -1e-4}, "weight_decay"), ({"label_smoothing": 3}, "label_smoothing"),
+     ({"label_smoothing": 1.0}, "label_smoothing")],
 )  # fmt: skip
 def test_bad_hyperparameters_fail_at_construction(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):

@@ -139,3 +139,11 @@ def test_a_failed_checkpoint_save_keeps_the_previous_one(tmp_path: Path) -> None
             io.save_checkpoint({"state_dict": {"w": torch.zeros(20_000)}}, path)
         assert path.read_bytes() == before
         assert sorted(p.name for p in disk.iterdir()) == ["ballast", "ballast-tail", "last.ckpt"]
+
+
+@pytest.mark.parametrize("epochs", ["-1", "0", "two"])
+def test_the_demo_refuses_a_bad_epoch_count(epochs: str, capsys) -> None:
+    with pytest.raises(SystemExit) as exited:  # argparse's usage error
+        zoo_main(["demo", "--epochs", epochs])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and "argument --epochs" in err and err.count("\n") == 2

@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_no_arguments_prints_the_short_help(capsys) -> None:
     assert main([]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("usage: zoo [--debug] COMMAND") and all(f"  {name} " in out for name in COMMANDS)
+    assert out.startswith("usage: zoo [--debug] COMMAND")
+    assert all(f"  {name} " in out for name in COMMANDS)
 
 
 def test_version_is_written_once(capsys) -> None:

@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-# The test server's limit on how long a request body may take to arrive (then 408): short, so
-# that the test of it is quick.
-BODY_TIMEOUT_S = 2.0
+# The test server's limit on how long a request's headers and body may take to arrive (then
+# 408): short, so that the tests of it are quick.
+REQUEST_TIMEOUT_S = 2.0
 
 
 @dataclass

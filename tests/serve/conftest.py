@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from helpers.serve_client import BODY_TIMEOUT_S, Client
+from helpers.serve_client import REQUEST_TIMEOUT_S, Client
 
 from zoo.serve import DigitApp, ZooServer
 
@@ -22,8 +22,8 @@ def digit_app() -> DigitApp:
 @pytest.fixture(scope="session")
 def server(digit_app: DigitApp) -> Iterator[ZooServer]:
     """The real `zoo serve` server on 127.0.0.1 and a free port, serving from a thread; bodies
-    must arrive within BODY_TIMEOUT_S (short, so that the 408 tests are quick)."""
-    httpd = ZooServer("127.0.0.1", 0, digit_app, request_timeout_s=BODY_TIMEOUT_S)
+    must arrive within REQUEST_TIMEOUT_S (short, so that the 408 tests are quick)."""
+    httpd = ZooServer("127.0.0.1", 0, digit_app, request_timeout_s=REQUEST_TIMEOUT_S)
     httpd.wait_ready()
     thread = threading.Thread(target=httpd.serve_forever, name="zoo-serve-test", daemon=True)
     thread.start()

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import torch
 from helpers.serve_client import (
-    BODY_TIMEOUT_S,
+    REQUEST_TIMEOUT_S,
     Client,
     Reply,
     dark_on_light,
@@ -300,7 +300,7 @@ def test_body_that_stalls_gets_408(client: Client) -> None:
     started = time.monotonic()
     code, body = raw_status_and_json(raw_exchange(client, request))
     assert code == 408 and "100 bytes" in body["error"], body
-    assert BODY_TIMEOUT_S <= time.monotonic() - started < BODY_TIMEOUT_S + 10
+    assert REQUEST_TIMEOUT_S <= time.monotonic() - started < REQUEST_TIMEOUT_S + 10
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from helpers.serve_client import BODY_TIMEOUT_S, Client, dark_on_light, png_data_url
+from helpers.serve_client import REQUEST_TIMEOUT_S, Client, dark_on_light, png_data_url
 
 import zoo.serve.app as serve_app
 from zoo.cli import main
@@ -88,7 +88,7 @@ def test_headers_trickled_a_byte_at_a_time_get_408_within_the_bound(
         helper.start()
         took, answer = trickle(sock, TRICKLE_HEAD, every_s=0.2)
         helper.join(timeout=30)
-    assert BODY_TIMEOUT_S - 0.5 <= took < BODY_TIMEOUT_S + 1.5, took
+    assert REQUEST_TIMEOUT_S - 0.5 <= took < REQUEST_TIMEOUT_S + 1.5, took
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 408 "), answer
     assert b"connection: close" in head.lower()
@@ -100,7 +100,7 @@ def test_a_connection_that_sends_nothing_is_closed_within_the_bound(client: Clie
     with connect(client) as sock:
         started = time.monotonic()
         assert sock.recv(100) == b""  # closed, without an answer to a request never made
-        assert time.monotonic() - started < BODY_TIMEOUT_S + 1.5
+        assert time.monotonic() - started < REQUEST_TIMEOUT_S + 1.5
 
 
 def test_many_slow_clients_are_all_cut_off_and_others_are_served(
@@ -123,7 +123,7 @@ def test_many_slow_clients_are_all_cut_off_and_others_are_served(
     for thread in threads:
         thread.join(timeout=30)
     assert len(results) == 40
-    assert all(took < BODY_TIMEOUT_S + 2 and answer.startswith(b"HTTP/1.1 408 ")
+    assert all(took < REQUEST_TIMEOUT_S + 2 and answer.startswith(b"HTTP/1.1 408 ")
                for took, answer in results), results  # fmt: skip
 
 
@@ -140,7 +140,7 @@ def test_the_bound_is_per_request_on_a_keep_alive_connection(client: Client) -> 
                     length = int(line.split(b":")[1])
             reader.read(length)
             assert status.startswith(b"HTTP/1.1 200 "), status
-            time.sleep(BODY_TIMEOUT_S * 0.6)
+            time.sleep(REQUEST_TIMEOUT_S * 0.6)
 
 
 def test_a_body_trickled_in_gets_408_naming_its_length(client: Client) -> None:
@@ -149,7 +149,7 @@ def test_a_body_trickled_in_gets_408_naming_its_length(client: Client) -> None:
     with connect(client) as sock:
         sock.sendall(head)
         took, answer = trickle(sock, b'{"image": "' + b"A" * 380 + b'"}', every_s=0.2)
-    assert took < BODY_TIMEOUT_S + 1.5
+    assert took < REQUEST_TIMEOUT_S + 1.5
     assert answer.startswith(b"HTTP/1.1 408 ")
     assert "all 400 bytes" in json.loads(answer.partition(b"\r\n\r\n")[2])["error"]
 

@@ -67,10 +67,12 @@ def test_a_good_checkpoint_still_tests(tmp_path: Path, real_checkpoint: Path) ->
     assert code == 0
 
 
-def test_a_checkpoint_of_another_model_is_refused(tmp_path: Path, real_checkpoint: Path,
-                                                  capsys) -> None:  # fmt: skip
+def test_a_checkpoint_of_another_model_is_refused(
+    tmp_path: Path, real_checkpoint: Path, capsys
+) -> None:
+    runs = str(tmp_path / "runs")
     code = zoo_main(["test", "--config", recipe("resnet_mnist"), "--ckpt_path",
-                     str(real_checkpoint), "--trainer.default_root_dir", str(tmp_path / "runs")])  # fmt: skip
+                     str(real_checkpoint), "--trainer.default_root_dir", runs])  # fmt: skip
     err = capsys.readouterr().err
     assert code == 2, err
     assert "is a checkpoint of CNNMNIST, but the recipe builds ResNetMNIST" in err

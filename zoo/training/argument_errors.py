@@ -22,7 +22,7 @@ def short_config_error(error: BaseException | str) -> str:
     reasons, given = _reasons_and_value(lines)
     reason = "; ".join(dict.fromkeys(map(_plain, reasons))) or _plain(lines[0])
     key, given = _name_the_option(key, given, reason)
-    if not key:
+    if not key or reason.startswith(f"--{key}"):  # zoo's own checks name the option already
         return reason
     return f"--{key}{f' {given}' if given else ''}: {reason}"
 

@@ -133,10 +133,9 @@ def test_readme_table_lists_every_weight_beside_the_course() -> None:
     assert "98.71 %" in quick  # the course's CNN accuracy next to ours
 
 
-# Issue 17's goal: ECE ≤ 1 % after temperature scaling on the official MNIST test set. (The
-# Fashion-MNIST and breast-cancer weights are held to improving: no single temperature brings
-# Fashion-MNIST's test ECE under 1.03 %, and 114 test samples put the breast-cancer one at the
-# noise floor of a perfectly calibrated model, about 2.4 %.)
+# The goal: ECE ≤ 1 % after temperature scaling on the official test set of every image weight.
+# (The breast-cancer weight is held to improving: its 114 test samples put it at the noise floor
+# of a perfectly calibrated model, about 2.4 %.)
 ECE_TARGET = 0.01
 UNCALIBRATED = {"linear_regression.toy_v1", "logistic_regression.toy_v1"}
 
@@ -152,7 +151,7 @@ def test_every_classifier_records_a_temperature_or_why_not(key: str) -> None:
     assert cal is not None and cal.fitted_on == "validation" and cal.bins == 15
     assert cal.split_sha256 != weight.dataset.test_sha256  # never the test split
     assert cal.ece_after < cal.ece_before and cal.nll_after < cal.nll_before
-    if weight.dataset.name == "mnist":
+    if weight.dataset.name in ("mnist", "fashion_mnist"):
         assert cal.ece_after <= ECE_TARGET, f"{key}: test ECE {cal.ece_after:.2%} after T"
 
 

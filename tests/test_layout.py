@@ -188,3 +188,10 @@ def test_every_lazy_name_resolves(package: str) -> None:
     module = importlib.import_module(package)
     for name in module.__all__:
         assert getattr(module, name) is not None, f"{package}.{name}"
+
+
+def test_test_modules_have_unique_names() -> None:
+    # pytest imports test files by their base name (the test folders are not packages): two
+    # `test_faults.py` in different folders stop the whole run at collection.
+    names = [p.name for p in (PACKAGE.parent / "tests").rglob("test_*.py")]
+    assert sorted({n for n in names if names.count(n) > 1}) == []

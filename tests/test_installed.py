@@ -61,7 +61,7 @@ def test_the_package_comes_from_the_wheel(user) -> None:
 
 
 def test_help_version_list_and_recipes(user) -> None:
-    assert user("--help").startswith("usage: zoo COMMAND")
+    assert user("--help").startswith("usage: zoo [--debug] COMMAND")
     assert re.fullmatch(r"zoo \d+\.\d+\.\d+\n", user("--version"))
     assert "resnet110_cifar10" in user("list")
     recipes = user("recipes")

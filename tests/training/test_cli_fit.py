@@ -124,7 +124,9 @@ def test_resumed_fit_continues_its_wandb_run(
     assert second.run_dir == first.run_dir
     assert (first.run_dir / "wandb_run_id").read_text().strip() == run_id
     parts = sorted((first.run_dir / "wandb").glob("offline-run-*"))
-    assert [p.name.rsplit("-", 1)[1] for p in parts] == [run_id, run_id]
+    # By the run file each folder holds: two runs started in the same second get folder names
+    # that W&B tells apart with a suffix of its own (`offline-run-<time>-<id>-1`).
+    assert [next(p.glob("run-*.wandb")).stem for p in parts] == [f"run-{run_id}"] * 2
     steps = []
     for part in parts:
         rows = wandb_records.history(wandb_records.wait_for_exit(next(part.glob("run-*.wandb"))))

@@ -16,7 +16,7 @@ def test_per_epoch_points_are_drawn_as_they_are_and_steps_are_smoothed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     drawn: list[Figure] = []
-    monkeypatch.setattr(figures, "_save", lambda fig, path: drawn.append(fig) or Path(path))
+    monkeypatch.setattr(figures, "save_figure", lambda fig, path: drawn.append(fig) or Path(path))
     steps = [(i / 10, float(v)) for i, v in enumerate([2.3, 1.9, 2.1, 1.2, 1.4, 0.8])]
     epochs = [(1.0, 0.90), (2.0, 0.97)]
     panels = {"loss": {"train/loss": steps}, "acc": {"train/acc": epochs}}

@@ -41,7 +41,7 @@ def _zoo_lines(err: str) -> list[str]:
         ("--model.label_smoothing", "3", "--model.label_smoothing 3.0: label_smoothing must be"),
         ("--model.lr", "-0.1", "--model.lr -0.1: lr must be positive"),
         ("--model.weight_decay", "-1", "--model.weight_decay -1.0: weight_decay must be >= 0"),
-        ("--data.batch_size", "-4", "--data.batch_size -4: batch_size"),
+        ("--data.batch_size", "-4", "--data.batch_size -4: must be a whole number of at least 1"),
         ("--data.batch_size", "x", "--data.batch_size x: expected int, got x"),
         ("--trainer.max_epochs", "abc", "--trainer.max_epochs abc: expected int"),
         ("--trainer.max_epochs", "-3", "--trainer.max_epochs -3 trains nothing"),

@@ -28,12 +28,13 @@ from zoo.serve.load import (
 
 CLIENTS = 128
 REQUESTS = 1024
-# 128 clients must get at least this multiple of one client's answers per second. The issue
-# asks 2.5× and a quiet 2-core machine gives about 3×; a server that does not batch or that
-# serialises requests gets 1× or less (the old one: 0.1× with 6 of 400 lost). Best of 3 tries,
-# so that a burst of other work on the machine does not decide it.
-MIN_RATIO = 2.0
-TRIES = 3
+# 128 clients must get at least this multiple of one client's answers per second, as the issue
+# asks. A quiet 2-core Zen 5 gives 2.7-2.9× (3.7× seen); a server that does not batch or that
+# serialises requests gets 1× or less (the old one: 0.1× with 6 of 400 lost). Best of up to 5
+# tries, stopping at the first that makes it, so that a burst of other work on the machine does
+# not decide it.
+MIN_RATIO = 2.5
+TRIES = 5
 
 
 def test_128_clients_all_answered_right_and_faster_than_one(

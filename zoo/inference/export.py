@@ -31,6 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from zoo.errors import EXIT_RUN_FAILED, BadInput
+from zoo.files import fsync_directory
 
 FORMATS: dict[str, str] = {"onnx": ".onnx", "torchscript": ".pt", "exported-program": ".pt2"}
 FORMAT_NAMES = {"onnx": "ONNX", "torchscript": "TorchScript", "exported-program": "ExportedProgram"}
@@ -432,7 +433,7 @@ def write_export(path: Path, payload: bytes) -> None:
             os.unlink(part)
         raise OSError(err.errno, err.strerror, str(path)) from None
     _sync_point("renamed")
-    _fsync_folder(path.parent)
+    fsync_directory(path.parent)
 
 
 def remove_leftovers(path: Path) -> list[Path]:
@@ -470,16 +471,6 @@ def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
-
-
-def _fsync_folder(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # some file systems cannot sync a folder; the rename is done all the same
-    finally:
-        os.close(fd)
 
 
 def _sync_point(step: str) -> None:

@@ -33,6 +33,9 @@ def quiet_known_noise() -> None:
     # A fresh run always gets a directory of its own (zoo.training.run_dir), so a non-empty
     # checkpoint folder means a resumed run, which is meant to find its checkpoints there.
     warnings.filterwarnings("ignore", message=r".*Checkpoint directory .* exists and is not empty")
+    # `zoo.cli.main([...])` called from Python (a notebook, a test) passes its own arguments;
+    # whatever the host process's sys.argv holds is not meant for zoo, so there is no mistake.
+    warnings.filterwarnings("ignore", message=r"LightningCLI's args parameter is intended")
     # Lightning calls jsonargparse APIs deprecated in 4.49; nothing a zoo user can act on.
     warnings.filterwarnings("ignore", category=DeprecationWarning, module="lightning.pytorch.cli")
     # Lightning's advert for its hosted logger, and accelerators this project never uses.

@@ -259,3 +259,32 @@ def test_a_weight_without_a_temperature_says_why_on_its_card(linear_ckpt, table)
     assert not table.reliability_path(weight).exists()
     card = table.card_path(weight).read_text(encoding="utf-8")
     assert "## Calibration\n\nNone: a regression model outputs values, not probabilities." in card
+
+
+def _two_steps(root: Path, data: L.LightningDataModule) -> Path:
+    """A real two-step CNNMNIST run on `data`; the path of its checkpoint."""
+    trainer = L.Trainer(max_steps=2, limit_val_batches=0, accelerator="cpu", logger=False,
+                        enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False)  # fmt: skip
+    trainer.fit(zoo.CNNMNIST(), data)
+    trainer.save_checkpoint(root / "last.ckpt")
+    return root / "last.ckpt"
+
+
+def test_a_checkpoint_is_measured_on_nothing_but_the_data_it_learned(tmp_path, table) -> None:
+    ckpt = _two_steps(tmp_path, zoo.MNISTDataModule(batch_size=32))
+    with pytest.raises(WeightError, match=r"--datamodule FashionMNISTDataModule: the checkpoint's "
+                       r"run trained with MNISTDataModule — measure it"):  # fmt: skip
+        publish(ckpt, name="cnn_mnist", tag="v1", seed=0, wall_time_s=1.0,
+                datamodule="FashionMNISTDataModule", table=table)  # fmt: skip
+    assert not table.table_path.exists() and not table.files_dir.exists()
+
+
+def test_a_fashion_checkpoint_is_measured_on_fashion_mnist_by_default(tmp_path, table) -> None:
+    if not zoo.FashionMNISTDataModule.debian_dir.is_dir():
+        pytest.skip("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)")
+    ckpt = _two_steps(tmp_path, zoo.FashionMNISTDataModule(batch_size=32))
+    weight = publish(ckpt, name="cnn_mnist", tag="fashion_v1", seed=0, wall_time_s=1.0,
+                     make_default=False, table=table)  # fmt: skip
+    assert weight.dataset.datamodule == "FashionMNISTDataModule"
+    assert weight.dataset.name == "fashion_mnist"

@@ -33,6 +33,7 @@ from zoo.models.base import PRECISION_KEY
 from zoo.weights.calibration import CalibrationError, CalibrationRun, calibrate_model
 from zoo.weights.cards import check_metrics_csv, render_curves, render_reliability
 from zoo.weights.evaluate import (
+    DATAMODULES,
     check_data_dir,
     cpu_name,
     default_datamodule,
@@ -299,7 +300,7 @@ def publish(
     training = training_record(
         ckpt, seed, recipe, epochs, wall_time_s, hardware_used, notes
     )  # fmt: skip
-    dm_name, dm_args = _datamodule_choice(name, datamodule, data_args)
+    dm_name, dm_args = _datamodule_choice(name, datamodule, data_args, trained_with(ckpt))
     dm = make_datamodule(dm_name, dm_args, data_dir)
     evaluation = evaluate(model, dm)
     calibration, diagram = fit_calibration(model, dm, key)
@@ -382,12 +383,31 @@ def _check_new_key(name: str, tag: str, table: WeightTable, force: bool) -> str:
     return key
 
 
+def trained_with(ckpt: dict[str, Any]) -> str | None:
+    """The zoo DataModule a checkpoint's run trained with, where the checkpoint says.
+
+    Lightning saves a DataModule's state under its class name, so a Fashion-MNIST run's
+    checkpoint holds `FashionMNISTDataModule`: measuring it on MNIST would publish a chance-level
+    score for a good weight.
+    """
+    return next((key for key in ckpt if key in DATAMODULES), None)
+
+
 def _datamodule_choice(
-    name: str, datamodule: str | None, data_args: dict[str, Any] | None
+    name: str, datamodule: str | None, data_args: dict[str, Any] | None, trained: str | None
 ) -> tuple[str, dict[str, Any]]:
+    if datamodule and trained and datamodule != trained:
+        raise WeightError(
+            f"--datamodule {datamodule}: the checkpoint's run trained with {trained}",
+            f"measure it on the data it learned: leave --datamodule out, or give {trained}",
+        )
     default_name, default_args = default_datamodule(name)
-    chosen = datamodule or default_name
-    args = dict(data_args) if data_args is not None else (default_args if not datamodule else {})
+    chosen = datamodule or trained or default_name
+    args = (
+        dict(data_args)
+        if data_args is not None
+        else (default_args if chosen == default_name and not datamodule else {})
+    )
     for key, value in args.items():
         if key == "data_dir" or not isinstance(value, PLAIN_TYPES):
             raise WeightError(

@@ -192,6 +192,11 @@ def test_a_missing_output_folder_says_how_to_create_it(tmp_path: Path) -> None:
     )
 
 
+def export_checkpoint(ckpt: Path, output: Path) -> tuple[int, str, str]:
+    """`zoo export cnn_mnist --checkpoint CKPT` to ONNX: (status, stdout, stderr)."""
+    return run_cli("cnn_mnist", "--checkpoint", str(ckpt), "--format", "onnx", "-o", str(output))
+
+
 def _checkpoint(path: Path, model_name: str, class_path: str | None) -> Path:
     state = {"state_dict": create_model(model_name).state_dict()}
     if class_path is not None:
@@ -233,16 +238,7 @@ def test_an_unusable_checkpoint_is_one_line_with_export_advice(
         torch.save({"state_dict": {}, "hparams": Unsafe()}, ckpt)
     else:
         ckpt.write_bytes(content)
-    argv = (
-        "cnn_mnist",
-        "--checkpoint",
-        str(ckpt),
-        "--format",
-        "onnx",
-        "-o",
-        str(tmp_path / "m.onnx"),
-    )
-    code, _, err = run_cli(*argv)
+    code, _, err = export_checkpoint(ckpt, tmp_path / "m.onnx")
     assert code == 2
     assert err.startswith(f"zoo export: --checkpoint {ckpt} {says}")
     assert err.endswith(" — give the .ckpt file of a zoo fit run\n") and err.count("\n") == 1
@@ -258,16 +254,7 @@ def test_a_checkpoint_that_is_not_a_file_is_refused_without_reading(
         os.mkfifo(ckpt)  # nobody writes to it: a read would wait for ever
     else:
         ckpt.symlink_to("/dev/zero")  # a read would fill the memory
-    argv = (
-        "cnn_mnist",
-        "--checkpoint",
-        str(ckpt),
-        "--format",
-        "onnx",
-        "-o",
-        str(tmp_path / "m.onnx"),
-    )
-    code, _, err = run_cli(*argv)
+    code, _, err = export_checkpoint(ckpt, tmp_path / "m.onnx")
     assert (code, err) == (
         2,
         f"zoo export: --checkpoint {ckpt} is not a regular file — give the .ckpt file of a zoo "

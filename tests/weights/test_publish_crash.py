@@ -21,12 +21,10 @@ import sys
 import threading
 from pathlib import Path
 
-import lightning as L
 import pytest
 from helpers import publish_kill
 from helpers.publish_kill import checkout_copy, environment, read_steps
-from lightning.pytorch.callbacks import Timer
-from lightning.pytorch.loggers import CSVLogger
+from helpers.short_runs import train
 
 import zoo
 from zoo.hub import load_weight
@@ -46,20 +44,8 @@ TABLE_FILE = "/published.json"
 def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The checkpoint of a real short run of another linear regression than the bundled one."""
     root = tmp_path_factory.mktemp("run")
-    L.seed_everything(1, verbose=False)
-    trainer = L.Trainer(
-        max_epochs=4,
-        accelerator="cpu",
-        logger=CSVLogger(root, name="", version=""),
-        callbacks=[Timer()],
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        log_every_n_steps=1,
-    )
-    trainer.fit(zoo.LinearRegression(lr=0.05, momentum=0.9), zoo.LinearToyDataModule())
-    trainer.save_checkpoint(root / "last.ckpt", weights_only=False)
-    return root / "last.ckpt"
+    model = zoo.LinearRegression(lr=0.05, momentum=0.9)
+    return train(root, model, zoo.LinearToyDataModule(), 4, seed=1)
 
 
 @pytest.fixture(scope="module")

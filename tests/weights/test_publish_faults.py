@@ -11,12 +11,10 @@ import sys
 import warnings
 from pathlib import Path
 
-import lightning as L
 import pytest
 import torch
 from helpers.filesystems import fill, small_filesystem
-from lightning.pytorch.callbacks import Timer
-from lightning.pytorch.loggers import CSVLogger
+from helpers.short_runs import train
 
 import zoo
 import zoo.weights.publish
@@ -31,20 +29,8 @@ REPOSITORY = Path(__file__).resolve().parents[2]
 def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real short run: its checkpoint, with `metrics.csv` next to it."""
     root = tmp_path_factory.mktemp("run")
-    L.seed_everything(0, verbose=False)
-    trainer = L.Trainer(
-        max_epochs=3,
-        accelerator="cpu",
-        logger=CSVLogger(root, name="", version=""),
-        callbacks=[Timer()],
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        log_every_n_steps=1,
-    )
-    trainer.fit(zoo.LinearRegression(lr=0.05, momentum=0.9), zoo.LinearToyDataModule())
-    trainer.save_checkpoint(root / "last.ckpt", weights_only=False)
-    return root / "last.ckpt"
+    model = zoo.LinearRegression(lr=0.05, momentum=0.9)
+    return train(root, model, zoo.LinearToyDataModule(), 3, seed=0)
 
 
 @pytest.fixture

@@ -8,8 +8,7 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
-from lightning.pytorch.callbacks import Timer
-from lightning.pytorch.loggers import CSVLogger
+from helpers.short_runs import train
 
 import zoo
 from zoo.cli import main
@@ -24,27 +23,6 @@ from zoo.weights import (
 )
 from zoo.weights.evaluate import evaluate
 from zoo.weights.publish import publish
-
-
-def train(
-    root: Path, model: L.LightningModule, data: L.LightningDataModule, epochs: int, timer: bool
-) -> Path:
-    """A real short run; returns the path of its final Lightning checkpoint."""
-    L.seed_everything(0, verbose=False)
-    trainer = L.Trainer(
-        max_epochs=epochs,
-        accelerator="cpu",
-        logger=CSVLogger(root, name="", version=""),
-        callbacks=[Timer()] if timer else [],
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        log_every_n_steps=1,
-    )
-    trainer.fit(model, data)
-    path = root / "last.ckpt"
-    trainer.save_checkpoint(path, weights_only=False)
-    return path
 
 
 @pytest.fixture(scope="module")
